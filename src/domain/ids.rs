@@ -1,0 +1,60 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+macro_rules! uuid_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub Uuid);
+
+        impl $name {
+            pub fn new() -> Self {
+                Self(Uuid::new_v4())
+            }
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                Self::new()
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = uuid::Error;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                // Only the canonical hyphenated form is an id; braces/urn forms are rejected.
+                if s.len() != 36 {
+                    return Err(Uuid::try_parse("").unwrap_err());
+                }
+                Uuid::try_parse(s).map(Self)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.hyphenated().fmt(f)
+            }
+        }
+    };
+}
+
+uuid_id!(
+    /// A tenant: every resource and access key belongs to exactly one workspace.
+    WorkspaceId
+);
+uuid_id!(
+    /// A number in a workspace's inventory; also its endpoint id and subscription correlation id.
+    NumberId
+);
+uuid_id!(
+    /// The `main` subscription of a dedicated number.
+    SubscriptionId
+);
+uuid_id!(AccessKeyId);
+uuid_id!(AssistantId);
+uuid_id!(CampaignId);
+uuid_id!(CallId);

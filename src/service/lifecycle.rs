@@ -1,0 +1,255 @@
+//! cancel, resume and release, period ends (renew or release), test clocks and the sweep.
+
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
+use super::{Core, Tenant};
+use crate::carrier::{removal, CarrierNumber};
+use crate::domain::ids::{NumberId, WorkspaceId};
+use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
+use crate::domain::number::{NumberStatus, SubscriptionStatus};
+use crate::error::{Error, Result};
+use crate::store::numbers::{self, NumberRecord};
+use crate::store::{jobs, resources, workspaces};
+
+pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please try again or contact support.";
+
+/// The client-facing error for each refusal of the release policy.
+pub fn refused(r: Refusal) -> Error {
+    match r {
+        Refusal::AlreadyScheduled => {
+            Error::bad_request("release_already_scheduled", "Phone number is already scheduled for release.")
+        }
+        Refusal::AlreadyReleased => {
+            Error::conflict("number_already_released", "Phone number has already been released.")
+        }
+        Refusal::NoSubscription => Error::bad_request(
+            "number_has_no_subscription",
+            "Phone number has no subscription: only dedicated numbers are billed by period.",
+        ),
+    }
+}
+
+#[derive(Debug)]
+pub enum Released {
+    /// Dedicated: canceled, leaves at the end of the period.
+    Scheduled(Box<NumberRecord>),
+    /// SIP or caller ID: gone from the workspace now.
+    Deleted,
+}
+
+impl Core {
+    /// Applies every period end that has fallen due by `now` to a number loaded under lock:
+    /// renewals record their period; a canceling subscription releases the number, detaches it
+    /// and queues the carrier release, all in the caller's transaction.
+    /// Returns whether anything fell due.
+    pub(crate) async fn settle(&self, conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateTime<Utc>) -> Result<bool> {
+        let Some(billing) = rec.subscription.as_ref().map(|s| s.billing()) else { return Ok(false) };
+        let (after, steps) = lifecycle::settle(billing, now);
+        if steps.is_empty() {
+            return Ok(false);
+        }
+        for step in steps {
+            match step {
+                Step::Renewed(period) => numbers::insert_period(conn, rec, period, now).await?,
+                Step::Released { at } => {
+                    rec.status = NumberStatus::Inactive;
+                    rec.deactivated_at = Some(at);
+                    resources::detach_number(conn, rec.id, now).await?;
+                    // Delivery runs on real time whatever the workspace's clock says.
+                    jobs::enqueue(conn, jobs::CARRIER_RELEASE, rec.workspace_id, rec.id, &rec.e164, self.clock.now()).await?;
+                }
+            }
+        }
+        let sub = rec.subscription.as_mut().expect("checked above");
+        sub.status = after.status;
+        sub.period_index = after.period_index;
+        sub.updated_at = now;
+        rec.updated_at = now;
+        numbers::update(conn, rec).await?;
+        Ok(true)
+    }
+
+    /// Loads a number for change: row-locked, with due period ends already applied.
+    async fn load_settled(&self, conn: &mut AnyConnection, tenant: Tenant, id: NumberId, now: DateTime<Utc>) -> Result<NumberRecord> {
+        let mut rec = numbers::get(conn, tenant.id, id, self.db.for_update())
+            .await?
+            .ok_or_else(Error::number_not_found)?;
+        self.settle(conn, &mut rec, now).await?;
+        Ok(rec)
+    }
+
+    /// Bird's cancel-subscription (and `subscriptions/main/cancel`): idempotent.
+    pub async fn cancel_subscription(&self, tenant: Tenant, id: NumberId) -> Result<NumberRecord> {
+        let mut tx = self.db.begin_write().await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let mut rec = self.load_settled(&mut tx, tenant, id, now).await?;
+        let change = lifecycle::cancel(rec.subscription_status());
+        if let Err(r) = change {
+            // Settling may have released the number; keep that even though the cancel is refused.
+            tx.commit().await?;
+            return Err(refused(r));
+        }
+        if change == Ok(Change::Apply) {
+            schedule_cancel(&mut rec, now);
+            numbers::update(&mut tx, &rec).await?;
+        }
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// Undoes a cancellation before the period ends; afterwards the number is gone (409).
+    pub async fn resume_subscription(&self, tenant: Tenant, id: NumberId) -> Result<NumberRecord> {
+        let mut tx = self.db.begin_write().await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let mut rec = self.load_settled(&mut tx, tenant, id, now).await?;
+        match lifecycle::resume(rec.subscription_status()) {
+            Err(r) => {
+                tx.commit().await?;
+                return Err(match r {
+                    Refusal::AlreadyReleased => Error::conflict(
+                        "subscription_already_ended",
+                        "The subscription has ended and the number was released; it cannot be resumed.",
+                    ),
+                    other => refused(other),
+                });
+            }
+            Ok(Change::Apply) => {
+                let sub = rec.subscription.as_mut().expect("resume applies to subscriptions");
+                sub.status = SubscriptionStatus::Active;
+                sub.cancelled_at = None;
+                sub.updated_at = now;
+                rec.updated_at = now;
+                numbers::update(&mut tx, &rec).await?;
+            }
+            Ok(Change::Unchanged) => {}
+        }
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// The Autocalls release: by kind, see [`lifecycle::release`].
+    pub async fn release(&self, tenant: Tenant, id: NumberId) -> Result<Released> {
+        let mut tx = self.db.begin_write().await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let mut rec = self.load_settled(&mut tx, tenant, id, now).await?;
+        let decision = lifecycle::release(rec.kind, rec.subscription_status());
+        let decision = match decision {
+            Ok(d) => d,
+            Err(r) => {
+                tx.commit().await?;
+                return Err(refused(r));
+            }
+        };
+        match decision {
+            Release::ScheduleAtPeriodEnd => {
+                schedule_cancel(&mut rec, now);
+                numbers::update(&mut tx, &rec).await?;
+                tx.commit().await?;
+                Ok(Released::Scheduled(Box::new(rec)))
+            }
+            Release::DeleteNow { remove_from_carrier: false } => {
+                delete_now(&mut tx, &mut rec, now).await?;
+                tx.commit().await?;
+                Ok(Released::Deleted)
+            }
+            Release::DeleteNow { remove_from_carrier: true } => {
+                // No lock is held across the carrier call: removal is idempotent, so a retry (or a
+                // concurrent twin) after a failure or a crash simply asks again.
+                tx.commit().await?;
+                let number = CarrierNumber { e164: rec.e164.clone() };
+                if let Err(e) = removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await {
+                    tracing::warn!(number_id = %id, error = %e, "carrier refused caller id removal; nothing changed");
+                    return Err(Error::new(
+                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                        "carrier_release_failed",
+                        CARRIER_FAILED_MESSAGE,
+                    ));
+                }
+                let mut tx = self.db.begin_write().await?;
+                let now = self.now(&mut tx, tenant).await?;
+                let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update())
+                    .await?
+                    .ok_or_else(Error::number_not_found)?;
+                delete_now(&mut tx, &mut rec, now).await?;
+                tx.commit().await?;
+                Ok(Released::Deleted)
+            }
+        }
+    }
+
+    /// Settles one due number in its own transaction. With `skip_locked`, a number another worker
+    /// is settling right now is left to it. Returns whether anything changed.
+    pub async fn settle_one(&self, ws: WorkspaceId, id: NumberId, skip_locked: bool) -> Result<bool> {
+        let mut tx = self.db.begin_write().await?;
+        let Some(w) = workspaces::get_workspace(&mut tx, ws).await? else { return Ok(false) };
+        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode }).await?;
+        let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
+        let Some(mut rec) = numbers::get(&mut tx, ws, id, lock).await? else { return Ok(false) };
+        let moved = self.settle(&mut tx, &mut rec, now).await?;
+        tx.commit().await?;
+        Ok(moved)
+    }
+
+    /// One pass of the period-end worker: settles every number due by its workspace's clock.
+    /// `only` restricts it to one workspace. Returns how many numbers moved.
+    pub async fn sweep(&self, only: Option<WorkspaceId>, batch: i64) -> Result<usize> {
+        let mut moved = 0;
+        loop {
+            let due = numbers::due(&self.db, self.clock.now(), only, batch).await?;
+            let mut progressed = false;
+            for (ws, id) in &due {
+                if self.settle_one(*ws, *id, only.is_none()).await? {
+                    moved += 1;
+                    progressed = true;
+                }
+            }
+            // Stop when nothing is due, or when all that is due is held by other workers.
+            if due.len() < batch as usize || !progressed {
+                return Ok(moved);
+            }
+        }
+    }
+
+    /// Moves a test-mode workspace's clock forward and runs everything that fell due.
+    pub async fn advance_clock(&self, tenant: Tenant, to: DateTime<Utc>) -> Result<DateTime<Utc>> {
+        if !tenant.test_mode {
+            return Err(Error::conflict(
+                "workspace_not_in_test_mode",
+                "Only test-mode workspaces have a test clock; live workspaces follow real time.",
+            ));
+        }
+        let mut tx = self.db.begin_write().await?;
+        let current = self.now(&mut tx, tenant).await?;
+        if workspaces::advance_clock(&mut tx, tenant.id, to).await?.is_none() {
+            return Err(Error::new(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "test_clock_cannot_go_back",
+                format!("The test clock only moves forward; it is at {}.", current.to_rfc3339()),
+            )
+            .with_details(serde_json::json!({ "field": "to", "now": current })));
+        }
+        tx.commit().await?;
+        self.sweep(Some(tenant.id), 100).await?;
+        self.deliver_outbox().await?;
+        Ok(to)
+    }
+}
+
+fn schedule_cancel(rec: &mut NumberRecord, now: DateTime<Utc>) {
+    let sub = rec.subscription.as_mut().expect("only subscriptions are canceled");
+    sub.status = SubscriptionStatus::Canceling;
+    sub.cancelled_at = Some(now);
+    sub.updated_at = now;
+    rec.updated_at = now;
+}
+
+async fn delete_now(conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateTime<Utc>) -> Result<()> {
+    rec.status = NumberStatus::Inactive;
+    rec.deactivated_at = Some(now);
+    rec.deleted_at = Some(now);
+    rec.updated_at = now;
+    numbers::update(conn, rec).await?;
+    resources::detach_number(conn, rec.id, now).await?;
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Registering, reading, listing and editing numbers.
+
+use axum::http::StatusCode;
+
+use super::{Core, Tenant};
+use crate::domain::ids::{NumberId, SubscriptionId};
+use crate::domain::money::Money;
+use crate::domain::number::{
+    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType,
+};
+use crate::domain::period::period;
+use crate::domain::phone::E164;
+use crate::error::{Error, Result};
+use crate::store::jobs::{self, Job};
+use crate::store::numbers::{self, BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::store::is_unique_violation;
+
+pub const NICKNAME_MAX: usize = 50;
+
+/// A registration, already parsed by the API layer.
+pub struct NewNumber {
+    pub number: String,
+    pub kind: NumberKind,
+    pub number_type: Option<NumberType>,
+    pub country: Option<String>,
+    pub capabilities: Option<Capabilities>,
+    pub price: Option<Money>,
+    pub configurations: NumberConfigurations,
+    pub nickname: Option<String>,
+}
+
+/// A number with the state of its carrier release, if one was queued.
+pub struct NumberWithRelease {
+    pub number: NumberRecord,
+    pub carrier_release: Option<Job>,
+}
+
+pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
+    match nickname {
+        Some(n) if n.chars().count() > NICKNAME_MAX => {
+            Err(Error::invalid_field("nickname", format!("must be at most {NICKNAME_MAX} characters")))
+        }
+        Some(n) if n.chars().any(char::is_control) => Err(Error::invalid_field("nickname", "must not contain control characters")),
+        Some(n) if n.trim().is_empty() => Ok(None),
+        other => Ok(other),
+    }
+}
+
+fn validate_country(country: &str) -> Result<String> {
+    let upper = country.to_ascii_uppercase();
+    if upper.len() != 2 || upper.parse::<phonenumber::country::Id>().is_err() {
+        return Err(Error::invalid_field("country", "must be an ISO 3166-1 alpha-2 country code, e.g. US"));
+    }
+    Ok(upper)
+}
+
+impl Core {
+    pub async fn register_number(&self, tenant: Tenant, new: NewNumber) -> Result<NumberRecord> {
+        let country = new.country.as_deref().map(validate_country).transpose()?;
+        let e164 = E164::parse(&new.number, country.as_deref()).map_err(|e| Error::invalid_field("number", e.to_string()))?;
+        let number_country = e164.country();
+        let country = match (country, number_country) {
+            (Some(given), Some(derived)) if given != derived => {
+                return Err(Error::invalid_field("country", format!("is {given} but {} belongs to {derived}", e164)));
+            }
+            (Some(given), _) => given,
+            (None, Some(derived)) => derived,
+            (None, None) => return Err(Error::invalid_field("country", "is required: it cannot be derived from this number")),
+        };
+        let number_type = new
+            .number_type
+            .or_else(|| e164.number_type())
+            .ok_or_else(|| Error::invalid_field("type", "is required: it cannot be derived from this number"))?;
+        if let Some(price) = &new.price {
+            price.validate().map_err(|m| Error::invalid_field("monthlyRecurringPrice", m))?;
+        }
+        let nickname = validate_nickname(new.nickname)?;
+
+        let mut tx = self.db.begin_write().await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let subscription = (new.kind == NumberKind::Dedicated).then(|| SubscriptionRecord {
+            id: SubscriptionId::new(),
+            status: crate::domain::number::SubscriptionStatus::Active,
+            anchor: now,
+            period_index: 0,
+            subscribed_at: now,
+            updated_at: now,
+            cancelled_at: None,
+        });
+        let rec = NumberRecord {
+            seq: 0,
+            id: NumberId::new(),
+            workspace_id: tenant.id,
+            e164: e164.to_string(),
+            kind: new.kind,
+            number_type,
+            country,
+            capabilities: new.capabilities.unwrap_or_else(|| Capabilities::default_for(new.kind)),
+            price: new.price,
+            configurations: new.configurations,
+            nickname,
+            status: NumberStatus::Active,
+            subscription,
+            activated_at: Some(now),
+            deactivated_at: None,
+            deleted_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let rec = match numbers::insert(&mut tx, &rec).await {
+            Ok(r) => r,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(Error::new(
+                    StatusCode::CONFLICT,
+                    "number_already_exists",
+                    format!("{} is already in this workspace.", rec.e164),
+                )
+                .with_details(serde_json::json!({ "field": "number", "number": rec.e164 })));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if rec.subscription.is_some() {
+            numbers::insert_period(&mut tx, &rec, period(now, 0), now).await?;
+        }
+        tx.commit().await?;
+        Ok(rec)
+    }
+
+    /// A number as the workspace sees it now: a period end that fell due is applied first, so a
+    /// read never shows a state the worker merely has not reached yet.
+    pub async fn get_number(&self, tenant: Tenant, id: NumberId) -> Result<NumberWithRelease> {
+        let mut conn = self.db.pool.acquire().await?;
+        let now = self.now(&mut conn, tenant).await?;
+        let mut rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+        if rec.is_due(now) {
+            self.settle_one(tenant.id, id, false).await?;
+            rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+        }
+        drop(conn);
+        self.with_release(rec).await
+    }
+
+    pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {
+        let carrier_release = if rec.kind == NumberKind::Dedicated && rec.status == NumberStatus::Inactive {
+            let mut conn = self.db.pool.acquire().await?;
+            jobs::latest_for_number(&mut conn, rec.id).await?
+        } else {
+            None
+        };
+        Ok(NumberWithRelease { number: rec, carrier_release })
+    }
+
+    pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<NumberRecord>> {
+        // Usually one indexed query that finds nothing due.
+        self.sweep(Some(tenant.id), 100).await?;
+        Ok(numbers::list(&self.db, tenant.id, filter, after, limit).await?)
+    }
+
+    /// Changes nickname and/or configurations (`None` leaves a field as it is).
+    pub async fn update_number(
+        &self,
+        tenant: Tenant,
+        id: NumberId,
+        nickname: Option<Option<String>>,
+        configurations: Option<NumberConfigurations>,
+    ) -> Result<NumberWithRelease> {
+        let nickname = nickname.map(validate_nickname).transpose()?;
+        let mut tx = self.db.begin_write().await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update())
+            .await?
+            .ok_or_else(Error::number_not_found)?;
+        self.settle(&mut tx, &mut rec, now).await?;
+        let changed = nickname.as_ref().is_some_and(|n| *n != rec.nickname)
+            || configurations.as_ref().is_some_and(|c| *c != rec.configurations);
+        if changed {
+            if let Some(n) = nickname {
+                rec.nickname = n;
+            }
+            if let Some(c) = configurations {
+                rec.configurations = c;
+            }
+            rec.updated_at = now;
+            numbers::update(&mut tx, &rec).await?;
+        }
+        tx.commit().await?;
+        self.with_release(rec).await
+    }
+
+    pub async fn billed_periods(&self, tenant: Tenant, id: NumberId) -> Result<Vec<BilledPeriod>> {
+        let number = self.get_number(tenant, id).await?;
+        Ok(numbers::list_periods(&self.db, number.number.id).await?)
+    }
+}

@@ -1,0 +1,138 @@
+//! Storage: one set of portable SQL over `sqlx::Any`, run on SQLite (embedded default) or
+//! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
+
+pub mod jobs;
+pub mod numbers;
+pub mod resources;
+pub mod workspaces;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{Any, AnyPool, Executor, Transaction};
+
+pub type Tx = Transaction<'static, Any>;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub backend: Backend,
+}
+
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout: Duration,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            anyhow::bail!("database url must start with sqlite:// or postgres://")
+        }
+    }
+}
+
+/// SQLite files are created on first start unless the URL says otherwise.
+fn with_create_mode(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        return url.to_owned();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+impl Db {
+    pub async fn connect(opts: &DbOptions) -> anyhow::Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::of_url(&opts.url)?;
+        let url = match backend {
+            Backend::Sqlite => with_create_mode(&opts.url),
+            Backend::Postgres => opts.url.clone(),
+        };
+        let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
+        let busy_ms = opts.busy_timeout.as_millis();
+        let pool = AnyPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(Duration::from_secs(30))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed beside the single writer; the busy timeout
+                        // makes writers queue instead of failing with SQLITE_BUSY.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await
+            .context("cannot connect to the database")?;
+        Ok(Db { pool, backend })
+    }
+
+    /// Applies pending migrations, each in its own transaction. On PostgreSQL sqlx holds an
+    /// advisory lock meanwhile, so several nodes starting at once migrate once.
+    pub async fn migrate(&self) -> anyhow::Result<()> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await.context("migrations failed")?;
+        Ok(())
+    }
+
+    /// Starts a transaction that will write. SQLite takes the write lock up front (a deferred
+    /// transaction that reads and then writes can fail with SQLITE_BUSY instead of waiting);
+    /// PostgreSQL serialises on row locks taken with [`Db::for_update`].
+    pub async fn begin_write(&self) -> sqlx::Result<Tx> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// Row-lock clause for a SELECT inside [`Db::begin_write`]; SQLite already holds the lock.
+    pub fn for_update(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
+    }
+
+    /// Like [`Db::for_update`] but passes over rows another worker holds.
+    pub fn for_update_skip_locked(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+        }
+    }
+
+    pub async fn ping(&self) -> sqlx::Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+}
+
+/// True when a write failed on a unique index.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}

@@ -1,0 +1,412 @@
+//! The number inventory, its `main` subscription (inlined: a number has at most one) and the
+//! billing periods it was charged for.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Db;
+use crate::domain::clock::{from_micros, to_micros};
+use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
+use crate::domain::lifecycle::Billing;
+use crate::domain::money::{Currency, Money};
+use crate::domain::number::{
+    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
+};
+use crate::domain::period::Period;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SubscriptionRecord {
+    pub id: SubscriptionId,
+    pub status: SubscriptionStatus,
+    /// Start of the first period; every period boundary is computed from it.
+    pub anchor: DateTime<Utc>,
+    pub period_index: i64,
+    pub subscribed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl SubscriptionRecord {
+    pub fn billing(&self) -> Billing {
+        Billing { status: self.status, anchor: self.anchor, period_index: self.period_index }
+    }
+
+    pub fn current_period(&self) -> Period {
+        self.billing().current()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NumberRecord {
+    /// Integer id: the Autocalls dialect's `id`.
+    pub seq: i64,
+    pub id: NumberId,
+    pub workspace_id: WorkspaceId,
+    pub e164: String,
+    pub kind: NumberKind,
+    pub number_type: NumberType,
+    pub country: String,
+    pub capabilities: Capabilities,
+    pub price: Option<Money>,
+    pub configurations: NumberConfigurations,
+    pub nickname: Option<String>,
+    pub status: NumberStatus,
+    pub subscription: Option<SubscriptionRecord>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl NumberRecord {
+    pub fn subscription_status(&self) -> SubscriptionStatus {
+        self.subscription.as_ref().map_or(SubscriptionStatus::None, |s| s.status)
+    }
+
+    /// Whether a period end has fallen due by `now` and not been applied yet.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.subscription.as_ref().is_some_and(|s| {
+            matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling) && s.current_period().end <= now
+        })
+    }
+
+    /// When a canceling number will leave: the end of its paid period.
+    pub fn deactivates_at(&self) -> Option<DateTime<Utc>> {
+        self.subscription
+            .as_ref()
+            .filter(|s| s.status == SubscriptionStatus::Canceling)
+            .map(|s| s.current_period().end)
+    }
+}
+
+const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
+    price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
+    sub_anchor, period_index, subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, \
+    deleted_at, created_at, updated_at";
+
+fn decode_err(what: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {what} in the database: {value:?}").into())
+}
+
+fn parse_col<T>(row: &AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    let s: String = row.try_get(col)?;
+    parse(&s).ok_or_else(|| decode_err(col, &s))
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
+    let s: String = row.try_get(col)?;
+    serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn ts(row: &AnyRow, col: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
+    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_micros))
+}
+
+/// A price stored as three nullable columns (all set or none).
+fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
+    match (
+        row.try_get::<Option<i64>, _>("price_amount")?,
+        row.try_get::<Option<i64>, _>("price_exponent")?,
+        row.try_get::<Option<String>, _>("price_currency")?,
+    ) {
+        (Some(amount), Some(exponent), Some(currency)) => Ok(Some(Money {
+            amount,
+            exponent: i32::try_from(exponent).map_err(|_| decode_err("price_exponent", &exponent.to_string()))?,
+            currency_code: Currency::parse(&currency).ok_or_else(|| decode_err("price_currency", &currency))?,
+        })),
+        _ => Ok(None),
+    }
+}
+
+fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
+    let price = price_cols(row)?;
+    let sub_status = parse_col(row, "sub_status", SubscriptionStatus::parse)?;
+    let subscription = match row.try_get::<Option<String>, _>("sub_id")? {
+        Some(sub_id) => Some(SubscriptionRecord {
+            id: sub_id.parse().map_err(|_| decode_err("sub_id", &sub_id))?,
+            status: sub_status,
+            anchor: from_micros(row.try_get("sub_anchor")?),
+            period_index: row.try_get("period_index")?,
+            subscribed_at: from_micros(row.try_get("subscribed_at")?),
+            updated_at: from_micros(row.try_get("sub_updated_at")?),
+            cancelled_at: ts(row, "cancelled_at")?,
+        }),
+        None => None,
+    };
+    Ok(NumberRecord {
+        seq: row.try_get("seq")?,
+        id: parse_col(row, "id", |s| s.parse().ok())?,
+        workspace_id: parse_col(row, "workspace_id", |s| s.parse().ok())?,
+        e164: row.try_get("e164")?,
+        kind: parse_col(row, "kind", NumberKind::parse)?,
+        number_type: parse_col(row, "number_type", NumberType::parse)?,
+        country: row.try_get("country")?,
+        capabilities: json_col(row, "capabilities")?,
+        price,
+        configurations: json_col(row, "configurations")?,
+        nickname: row.try_get("nickname")?,
+        status: parse_col(row, "status", NumberStatus::parse)?,
+        subscription,
+        activated_at: ts(row, "activated_at")?,
+        deactivated_at: ts(row, "deactivated_at")?,
+        deleted_at: ts(row, "deleted_at")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("domain values serialise")
+}
+
+/// Inserts a new number and returns it with its integer id. Fails with a unique violation when
+/// the workspace already holds the same E.164 number live.
+pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<NumberRecord> {
+    let sub = n.subscription.as_ref();
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
+         price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
+         sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
+         deactivated_at, deleted_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+         $21, $22, $23, $24, $25, $26, $27) RETURNING seq",
+    )
+    .bind(n.id.to_string())
+    .bind(n.workspace_id.to_string())
+    .bind(&n.e164)
+    .bind(n.kind.as_str())
+    .bind(n.number_type.as_str())
+    .bind(&n.country)
+    .bind(to_json(&n.capabilities))
+    .bind(n.capabilities.mask())
+    .bind(n.price.map(|p| p.amount))
+    .bind(n.price.map(|p| i64::from(p.exponent)))
+    .bind(n.price.map(|p| p.currency_code.as_str()))
+    .bind(to_json(&n.configurations))
+    .bind(n.nickname.as_deref())
+    .bind(n.status.as_str())
+    .bind(sub.map(|s| s.id.to_string()))
+    .bind(n.subscription_status().as_str())
+    .bind(sub.map(|s| to_micros(s.anchor)))
+    .bind(sub.map(|s| s.period_index))
+    .bind(sub.map(|s| to_micros(s.current_period().end)))
+    .bind(sub.map(|s| to_micros(s.subscribed_at)))
+    .bind(sub.map(|s| to_micros(s.updated_at)))
+    .bind(sub.and_then(|s| s.cancelled_at).map(to_micros))
+    .bind(n.activated_at.map(to_micros))
+    .bind(n.deactivated_at.map(to_micros))
+    .bind(n.deleted_at.map(to_micros))
+    .bind(to_micros(n.created_at))
+    .bind(to_micros(n.updated_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(NumberRecord { seq, ..n.clone() })
+}
+
+/// Writes back every mutable field of a number loaded (and locked) in the same transaction.
+pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<()> {
+    let sub = n.subscription.as_ref();
+    // `period_end` only indexes subscriptions the worker must still look at.
+    let due = sub
+        .filter(|s| matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling))
+        .map(|s| to_micros(s.current_period().end));
+    sqlx::query(
+        "UPDATE numbers SET nickname = $1, configurations = $2, status = $3, sub_status = $4, period_index = $5, \
+         period_end = $6, sub_updated_at = $7, cancelled_at = $8, activated_at = $9, deactivated_at = $10, \
+         deleted_at = $11, updated_at = $12 WHERE id = $13",
+    )
+    .bind(n.nickname.as_deref())
+    .bind(to_json(&n.configurations))
+    .bind(n.status.as_str())
+    .bind(n.subscription_status().as_str())
+    .bind(sub.map(|s| s.period_index))
+    .bind(due)
+    .bind(sub.map(|s| to_micros(s.updated_at)))
+    .bind(sub.and_then(|s| s.cancelled_at).map(to_micros))
+    .bind(n.activated_at.map(to_micros))
+    .bind(n.deactivated_at.map(to_micros))
+    .bind(n.deleted_at.map(to_micros))
+    .bind(to_micros(n.updated_at))
+    .bind(n.id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A number of the workspace that has not been deleted. Inside [`Db::begin_write`] pass
+/// `lock = db.for_update()` to hold the row for the rest of the transaction.
+pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}"))
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// Looks a number up by integer id, deleted ones included (call history still shows them).
+pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE seq = $1 AND workspace_id = $2{lock}"))
+        .bind(seq)
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+/// Same as [`get`] but finds deleted numbers too (their calls still point at them).
+pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2"))
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct NumberFilter {
+    pub status: Option<NumberStatus>,
+    pub kind: Option<NumberKind>,
+    pub number_type: Option<NumberType>,
+    pub country: Option<String>,
+    /// Bits of [`Capabilities::mask`] of which at least one must be set.
+    pub capability_mask: Option<i64>,
+    /// `+digits`; the number must start with it.
+    pub number_prefix: Option<String>,
+    pub subscription_status: Option<SubscriptionStatus>,
+}
+
+/// A bound value of a dynamically built query.
+enum Param {
+    Text(String),
+    Int(i64),
+}
+
+/// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
+/// inserts, an index range scan whatever the page).
+pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
+    let mut sql = format!("SELECT {COLUMNS} FROM numbers WHERE workspace_id = $1 AND deleted_at IS NULL");
+    let mut params = vec![Param::Text(ws.to_string())];
+    // Each condition's `?` becomes the next numbered placeholder.
+    let mut push = |cond: &str, p: Param| {
+        params.push(p);
+        sql.push_str(" AND ");
+        sql.push_str(&cond.replace('?', &format!("${}", params.len())));
+    };
+    if let Some(s) = f.status {
+        push("status = ?", Param::Text(s.as_str().into()));
+    }
+    if let Some(k) = f.kind {
+        push("kind = ?", Param::Text(k.as_str().into()));
+    }
+    if let Some(t) = f.number_type {
+        push("number_type = ?", Param::Text(t.as_str().into()));
+    }
+    if let Some(c) = &f.country {
+        push("country = ?", Param::Text(c.clone()));
+    }
+    if let Some(m) = f.capability_mask {
+        push("0 <> (caps_mask & ?)", Param::Int(m));
+    }
+    if let Some(p) = &f.number_prefix {
+        // The prefix is `+` and digits only, so it needs no LIKE escaping.
+        push("e164 LIKE ?", Param::Text(format!("{p}%")));
+    }
+    if let Some(s) = f.subscription_status {
+        push("sub_status = ?", Param::Text(s.as_str().into()));
+    }
+    if let Some(after) = after_seq {
+        push("seq > ?", Param::Int(after));
+    }
+    params.push(Param::Int(limit));
+    sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len()));
+
+    let mut q = sqlx::query(&sql);
+    for p in params {
+        q = match p {
+            Param::Text(s) => q.bind(s),
+            Param::Int(i) => q.bind(i),
+        };
+    }
+    q.fetch_all(&db.pool).await?.iter().map(from_row).collect()
+}
+
+pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, price_amount, price_exponent, \
+         price_currency, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(n.id.to_string())
+    .bind(p.index)
+    .bind(to_micros(p.start))
+    .bind(to_micros(p.end))
+    .bind(n.price.map(|m| m.amount))
+    .bind(n.price.map(|m| i64::from(m.exponent)))
+    .bind(n.price.map(|m| m.currency_code.as_str()))
+    .bind(to_micros(now))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct BilledPeriod {
+    pub period: Period,
+    pub price: Option<Money>,
+}
+
+pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledPeriod>> {
+    let rows = sqlx::query(
+        "SELECT period_index, start_at, end_at, price_amount, price_exponent, price_currency \
+         FROM billing_periods WHERE number_id = $1 ORDER BY period_index",
+    )
+    .bind(number.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let price = price_cols(row)?;
+            Ok(BilledPeriod {
+                period: Period {
+                    index: row.try_get("period_index")?,
+                    start: from_micros(row.try_get("start_at")?),
+                    end: from_micros(row.try_get("end_at")?),
+                },
+                price,
+            })
+        })
+        .collect()
+}
+
+/// Numbers whose current period has ended by their workspace's clock: the real `now` for live
+/// workspaces, the test clock for test-mode ones. `due <= now`, so downtime is caught up.
+/// `only` narrows it to one workspace (a test clock advance).
+pub async fn due(db: &Db, now: DateTime<Utc>, only: Option<WorkspaceId>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+    let extra = if only.is_some() { " AND n.workspace_id = $3" } else { "" };
+    let sql = format!(
+        "SELECT n.workspace_id, n.id FROM numbers n JOIN workspaces w ON w.id = n.workspace_id \
+         WHERE n.sub_status IN ('active', 'canceling') \
+         AND n.period_end <= CASE WHEN w.test_mode = 1 THEN w.clock_at ELSE $1 END{extra} \
+         ORDER BY n.period_end LIMIT $2"
+    );
+    let mut q = sqlx::query(&sql).bind(to_micros(now)).bind(limit);
+    if let Some(ws) = only {
+        q = q.bind(ws.to_string());
+    }
+    q.fetch_all(&db.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                parse_col(r, "workspace_id", |s| s.parse().ok())?,
+                parse_col(r, "id", |s| s.parse().ok())?,
+            ))
+        })
+        .collect()
+}

@@ -1,0 +1,457 @@
+//! The resources a number serves: assistants, campaigns (with an ordered number rotation) and
+//! call records. A number leaving the workspace is detached from the first two; calls keep it.
+
+use chrono::{DateTime, Utc};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use super::Db;
+use crate::domain::clock::{from_micros, to_micros};
+use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId, WorkspaceId};
+
+/// Which slice of a list: keyset (native API) or page offset (Autocalls' Laravel paginator).
+#[derive(Clone, Copy, Debug)]
+pub enum Page {
+    After { seq: Option<i64>, limit: i64 },
+    Offset { offset: i64, limit: i64 },
+}
+
+impl Page {
+    fn clause(self, first_param: usize) -> (String, Vec<i64>) {
+        match self {
+            Page::After { seq: Some(seq), limit } => (
+                format!(" AND seq > ${first_param} ORDER BY seq LIMIT ${}", first_param + 1),
+                vec![seq, limit],
+            ),
+            Page::After { seq: None, limit } => (format!(" ORDER BY seq LIMIT ${first_param}"), vec![limit]),
+            Page::Offset { offset, limit } => (
+                format!(" ORDER BY seq LIMIT ${first_param} OFFSET ${}", first_param + 1),
+                vec![limit, offset],
+            ),
+        }
+    }
+}
+
+fn parse<T: std::str::FromStr>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
+    let s: String = row.try_get(col)?;
+    s.parse().map_err(|_| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
+}
+
+fn parse_opt<T: std::str::FromStr>(row: &AnyRow, col: &str) -> sqlx::Result<Option<T>> {
+    match row.try_get::<Option<String>, _>(col)? {
+        Some(s) => s.parse().map(Some).map_err(|_| sqlx::Error::Decode(format!("unexpected {col}: {s:?}").into())),
+        None => Ok(None),
+    }
+}
+
+/// Takes a number out of every assistant and campaign rotation of its workspace; call history is
+/// deliberately left alone. Runs in the transaction that releases or deletes the number.
+pub async fn detach_number(conn: &mut AnyConnection, number: NumberId, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query("UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2")
+        .bind(to_micros(now))
+        .bind(number.to_string())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)",
+    )
+    .bind(to_micros(now))
+    .bind(number.to_string())
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM campaign_numbers WHERE number_id = $1")
+        .bind(number.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Assistants
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Assistant {
+    pub seq: i64,
+    pub id: AssistantId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    /// `inbound` answers calls to its number; `outbound` places calls from it.
+    pub direction: String,
+    pub number_id: Option<NumberId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const ASSISTANT_COLUMNS: &str = "seq, id, workspace_id, name, direction, number_id, created_at, updated_at";
+
+fn assistant_from_row(row: &AnyRow) -> sqlx::Result<Assistant> {
+    Ok(Assistant {
+        seq: row.try_get("seq")?,
+        id: parse(row, "id")?,
+        workspace_id: parse(row, "workspace_id")?,
+        name: row.try_get("name")?,
+        direction: row.try_get("direction")?,
+        number_id: parse_opt(row, "number_id")?,
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn insert_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::Result<Assistant> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO assistants (id, workspace_id, name, direction, number_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+    )
+    .bind(a.id.to_string())
+    .bind(a.workspace_id.to_string())
+    .bind(&a.name)
+    .bind(&a.direction)
+    .bind(a.number_id.map(|n| n.to_string()))
+    .bind(to_micros(a.created_at))
+    .bind(to_micros(a.updated_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Assistant { seq, ..a.clone() })
+}
+
+pub async fn update_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::Result<()> {
+    sqlx::query("UPDATE assistants SET name = $1, direction = $2, number_id = $3, updated_at = $4 WHERE id = $5")
+        .bind(&a.name)
+        .bind(&a.direction)
+        .bind(a.number_id.map(|n| n.to_string()))
+        .bind(to_micros(a.updated_at))
+        .bind(a.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// A resource by uuid (native API) or integer id (Autocalls dialect).
+pub enum Key<U> {
+    Id(U),
+    Seq(i64),
+}
+
+impl<U: std::fmt::Display> Key<U> {
+    fn cond(&self) -> (&'static str, KeyParam) {
+        match self {
+            Key::Id(id) => ("id = $1", KeyParam::Text(id.to_string())),
+            Key::Seq(seq) => ("seq = $1", KeyParam::Int(*seq)),
+        }
+    }
+}
+
+enum KeyParam {
+    Text(String),
+    Int(i64),
+}
+
+async fn fetch_by_key<U: std::fmt::Display>(
+    conn: &mut AnyConnection,
+    table: &str,
+    columns: &str,
+    ws: WorkspaceId,
+    key: &Key<U>,
+) -> sqlx::Result<Option<AnyRow>> {
+    let (cond, param) = key.cond();
+    let sql = format!("SELECT {columns} FROM {table} WHERE {cond} AND workspace_id = $2");
+    let q = sqlx::query(&sql);
+    let q = match param {
+        KeyParam::Text(s) => q.bind(s),
+        KeyParam::Int(i) => q.bind(i),
+    };
+    q.bind(ws.to_string()).fetch_optional(&mut *conn).await
+}
+
+pub async fn get_assistant(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<AssistantId>) -> sqlx::Result<Option<Assistant>> {
+    fetch_by_key(conn, "assistants", ASSISTANT_COLUMNS, ws, key).await?.map(|r| assistant_from_row(&r)).transpose()
+}
+
+pub async fn list_assistants(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Assistant>> {
+    let (tail, params) = page.clause(2);
+    let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE workspace_id = $1{tail}");
+    let mut q = sqlx::query(&sql).bind(ws.to_string());
+    for p in params {
+        q = q.bind(p);
+    }
+    q.fetch_all(&db.pool).await?.iter().map(assistant_from_row).collect()
+}
+
+pub async fn count(db: &Db, table: &str, ws: WorkspaceId) -> sqlx::Result<i64> {
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"))
+        .bind(ws.to_string())
+        .fetch_one(&db.pool)
+        .await
+}
+
+pub async fn delete_assistant(conn: &mut AnyConnection, id: AssistantId) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM assistants WHERE id = $1").bind(id.to_string()).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// The inbound assistant a number already serves, if any.
+pub async fn inbound_assistant_of(conn: &mut AnyConnection, number: NumberId) -> sqlx::Result<Option<AssistantId>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM assistants WHERE number_id = $1 AND direction = 'inbound'")
+            .bind(number.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
+    Ok(id.and_then(|s| s.parse().ok()))
+}
+
+/// Numbers of the workspace that serve an inbound assistant.
+pub async fn inbound_numbers(db: &Db, ws: WorkspaceId) -> sqlx::Result<Vec<NumberId>> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT number_id FROM assistants WHERE workspace_id = $1 AND direction = 'inbound' AND number_id IS NOT NULL",
+    )
+    .bind(ws.to_string())
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(ids.into_iter().filter_map(|s| s.parse().ok()).collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Campaigns
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Campaign {
+    pub seq: i64,
+    pub id: CampaignId,
+    pub workspace_id: WorkspaceId,
+    pub name: String,
+    pub status: String,
+    /// The rotation, in order; only numbers still in the workspace.
+    pub number_ids: Vec<NumberId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const CAMPAIGN_COLUMNS: &str = "seq, id, workspace_id, name, status, created_at, updated_at";
+
+async fn campaign_from_row(conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Result<Campaign> {
+    let id: CampaignId = parse(row, "id")?;
+    let numbers: Vec<String> =
+        sqlx::query_scalar("SELECT number_id FROM campaign_numbers WHERE campaign_id = $1 ORDER BY position")
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
+    Ok(Campaign {
+        seq: row.try_get("seq")?,
+        id,
+        workspace_id: parse(row, "workspace_id")?,
+        name: row.try_get("name")?,
+        status: row.try_get("status")?,
+        number_ids: numbers.into_iter().filter_map(|s| s.parse().ok()).collect(),
+        created_at: from_micros(row.try_get("created_at")?),
+        updated_at: from_micros(row.try_get("updated_at")?),
+    })
+}
+
+pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Result<Campaign> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO campaigns (id, workspace_id, name, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+    )
+    .bind(c.id.to_string())
+    .bind(c.workspace_id.to_string())
+    .bind(&c.name)
+    .bind(&c.status)
+    .bind(to_micros(c.created_at))
+    .bind(to_micros(c.updated_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    set_rotation(conn, c.id, &c.number_ids).await?;
+    Ok(Campaign { seq, ..c.clone() })
+}
+
+pub async fn set_rotation(conn: &mut AnyConnection, campaign: CampaignId, numbers: &[NumberId]) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM campaign_numbers WHERE campaign_id = $1")
+        .bind(campaign.to_string())
+        .execute(&mut *conn)
+        .await?;
+    for (position, number) in numbers.iter().enumerate() {
+        sqlx::query("INSERT INTO campaign_numbers (campaign_id, position, number_id) VALUES ($1, $2, $3)")
+            .bind(campaign.to_string())
+            .bind(position as i64)
+            .bind(number.to_string())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn update_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Result<()> {
+    sqlx::query("UPDATE campaigns SET name = $1, status = $2, updated_at = $3 WHERE id = $4")
+        .bind(&c.name)
+        .bind(&c.status)
+        .bind(to_micros(c.updated_at))
+        .bind(c.id.to_string())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn get_campaign(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<CampaignId>) -> sqlx::Result<Option<Campaign>> {
+    match fetch_by_key(conn, "campaigns", CAMPAIGN_COLUMNS, ws, key).await? {
+        Some(row) => Ok(Some(campaign_from_row(conn, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list_campaigns(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Campaign>> {
+    let (tail, params) = page.clause(2);
+    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = $1{tail}");
+    let mut q = sqlx::query(&sql).bind(ws.to_string());
+    for p in params {
+        q = q.bind(p);
+    }
+    let rows = q.fetch_all(&db.pool).await?;
+    let mut conn = db.pool.acquire().await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(campaign_from_row(&mut conn, row).await?);
+    }
+    Ok(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calls
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    pub seq: i64,
+    pub id: CallId,
+    pub workspace_id: WorkspaceId,
+    pub direction: String,
+    pub from_e164: String,
+    pub to_e164: String,
+    pub number_id: Option<NumberId>,
+    /// The workspace number's E.164 as it was at call time; kept after the number goes.
+    pub number_e164: Option<String>,
+    pub assistant_id: Option<AssistantId>,
+    pub campaign_id: Option<CampaignId>,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_seconds: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+const CALL_COLUMNS: &str = "seq, id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, \
+    assistant_id, campaign_id, status, started_at, duration_seconds, created_at";
+
+fn call_from_row(row: &AnyRow) -> sqlx::Result<Call> {
+    Ok(Call {
+        seq: row.try_get("seq")?,
+        id: parse(row, "id")?,
+        workspace_id: parse(row, "workspace_id")?,
+        direction: row.try_get("direction")?,
+        from_e164: row.try_get("from_e164")?,
+        to_e164: row.try_get("to_e164")?,
+        number_id: parse_opt(row, "number_id")?,
+        number_e164: row.try_get("number_e164")?,
+        assistant_id: parse_opt(row, "assistant_id")?,
+        campaign_id: parse_opt(row, "campaign_id")?,
+        status: row.try_get("status")?,
+        started_at: from_micros(row.try_get("started_at")?),
+        duration_seconds: row.try_get("duration_seconds")?,
+        created_at: from_micros(row.try_get("created_at")?),
+    })
+}
+
+pub async fn insert_call(conn: &mut AnyConnection, c: &Call) -> sqlx::Result<Call> {
+    let seq: i64 = sqlx::query_scalar(
+        "INSERT INTO calls (id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, assistant_id, \
+         campaign_id, status, started_at, duration_seconds, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+    )
+    .bind(c.id.to_string())
+    .bind(c.workspace_id.to_string())
+    .bind(&c.direction)
+    .bind(&c.from_e164)
+    .bind(&c.to_e164)
+    .bind(c.number_id.map(|n| n.to_string()))
+    .bind(c.number_e164.as_deref())
+    .bind(c.assistant_id.map(|n| n.to_string()))
+    .bind(c.campaign_id.map(|n| n.to_string()))
+    .bind(&c.status)
+    .bind(to_micros(c.started_at))
+    .bind(c.duration_seconds)
+    .bind(to_micros(c.created_at))
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(Call { seq, ..c.clone() })
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CallFilter {
+    pub status: Option<String>,
+    pub direction: Option<String>,
+    pub number_id: Option<NumberId>,
+    /// Matches the workspace number or the other party.
+    pub phone_number: Option<String>,
+    pub assistant_id: Option<AssistantId>,
+    pub campaign_id: Option<CampaignId>,
+    pub started_from: Option<DateTime<Utc>>,
+    pub started_before: Option<DateTime<Utc>>,
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+fn call_where(f: &CallFilter) -> (String, Vec<Bind>) {
+    let mut sql = String::from(" WHERE workspace_id = $1");
+    let mut binds: Vec<Bind> = Vec::new();
+    let mut push = |cond: &str, b: Bind| {
+        binds.push(b);
+        sql.push_str(" AND ");
+        sql.push_str(&cond.replace('?', &format!("${}", binds.len() + 1)));
+    };
+    if let Some(s) = &f.status {
+        push("status = ?", Bind::Text(s.clone()));
+    }
+    if let Some(d) = &f.direction {
+        push("direction = ?", Bind::Text(d.clone()));
+    }
+    if let Some(n) = f.number_id {
+        push("number_id = ?", Bind::Text(n.to_string()));
+    }
+    if let Some(p) = &f.phone_number {
+        push("(number_e164 = ? OR from_e164 = ? OR to_e164 = ?)", Bind::Text(p.clone()));
+    }
+    if let Some(a) = f.assistant_id {
+        push("assistant_id = ?", Bind::Text(a.to_string()));
+    }
+    if let Some(c) = f.campaign_id {
+        push("campaign_id = ?", Bind::Text(c.to_string()));
+    }
+    if let Some(t) = f.started_from {
+        push("started_at >= ?", Bind::Int(to_micros(t)));
+    }
+    if let Some(t) = f.started_before {
+        push("started_at < ?", Bind::Int(to_micros(t)));
+    }
+    (sql, binds)
+}
+
+/// Calls matching `f`, plus how many match in all (for page counts).
+pub async fn list_calls(db: &Db, ws: WorkspaceId, f: &CallFilter, page: Page) -> sqlx::Result<(Vec<Call>, i64)> {
+    let (cond, binds) = call_where(f);
+    let (tail, page_params) = page.clause(binds.len() + 2);
+    let list_sql = format!("SELECT {CALL_COLUMNS} FROM calls{cond}{tail}");
+    let count_sql = format!("SELECT COUNT(*) FROM calls{cond}");
+    let mut list = sqlx::query(&list_sql).bind(ws.to_string());
+    let mut total = sqlx::query_scalar::<_, i64>(&count_sql).bind(ws.to_string());
+    for b in &binds {
+        (list, total) = match b {
+            Bind::Text(s) => (list.bind(s.clone()), total.bind(s.clone())),
+            Bind::Int(i) => (list.bind(*i), total.bind(*i)),
+        };
+    }
+    for p in page_params {
+        list = list.bind(p);
+    }
+    let calls = list.fetch_all(&db.pool).await?.iter().map(call_from_row).collect::<sqlx::Result<_>>()?;
+    Ok((calls, total.fetch_one(&db.pool).await?))
+}
