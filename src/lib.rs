@@ -7,3 +7,5 @@ pub mod domain;
 pub mod error;
 pub mod service;
 pub mod store;
+pub mod app;
+pub mod http;

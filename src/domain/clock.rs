@@ -9,8 +9,14 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now()
+        truncate(Utc::now())
     }
+}
+
+/// Drops sub-microsecond precision, which storage would drop anyway, so a response written from
+/// memory shows the same instant as a later read.
+pub fn truncate(t: DateTime<Utc>) -> DateTime<Utc> {
+    from_micros(to_micros(t))
 }
 
 /// Timestamps are stored as integer microseconds since the Unix epoch so both backends

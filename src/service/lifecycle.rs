@@ -219,6 +219,7 @@ impl Core {
                 "Only test-mode workspaces have a test clock; live workspaces follow real time.",
             ));
         }
+        let to = crate::domain::clock::truncate(to);
         let mut tx = self.db.begin_write().await?;
         let current = self.now(&mut tx, tenant).await?;
         if workspaces::advance_clock(&mut tx, tenant.id, to).await?.is_none() {

@@ -1,0 +1,20 @@
+//! The native API, shaped like Bird's: `/workspaces/{workspaceId}/...`.
+
+pub mod numbers;
+pub mod paging;
+pub mod resources;
+pub mod subscriptions;
+pub mod test_clock;
+pub mod views;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    super::openapi::base()
+        .merge(numbers::routes())
+        .merge(subscriptions::routes())
+        .merge(resources::routes())
+        .merge(test_clock::routes())
+}

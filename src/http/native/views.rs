@@ -1,0 +1,202 @@
+//! Response bodies of the native API. `NumberView` is Bird's `Number` plus numberd's fields.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::money::Money;
+use crate::domain::number::{
+    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
+};
+use crate::service::numbers::NumberWithRelease;
+use crate::store::jobs::Job;
+use crate::store::numbers::{BilledPeriod, NumberRecord};
+
+/// Bird's `NumberSubscriptionStatus`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberSubscriptionView {
+    pub status: SubscriptionStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscribed_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+/// Bird's `EndpointSubscriptionDetails`: `correlationId` is the number id; `startAt`/`endAt`
+/// bound the current (or, once released, the last) billing period.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointSubscriptionDetails {
+    pub id: Uuid,
+    pub correlation_id: Uuid,
+    pub status: SubscriptionStatus,
+    pub subscribed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canceled_at: Option<DateTime<Utc>>,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+}
+
+/// Bird's `EndpointSubscription`; a number has one, named `main`.
+#[derive(Serialize, ToSchema)]
+pub struct EndpointSubscription {
+    pub name: &'static str,
+    pub status: SubscriptionStatus,
+    pub price: Option<Money>,
+    pub subscription: EndpointSubscriptionDetails,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodView {
+    /// 0 for the first period.
+    pub index: i64,
+    pub start_at: DateTime<Utc>,
+    pub end_at: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+}
+
+/// Delivery of a released dedicated number back to the carrier.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CarrierReleaseView {
+    /// `pending` (queued or retrying), `done`, or `failed` (parked after repeated failure).
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A number: Bird's `Number` schema plus `kind`, `nickname`, `currentPeriod`, `autocallsId` and
+/// `carrierRelease`.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberView {
+    pub id: Uuid,
+    /// The integer id the Autocalls dialect uses for this number.
+    pub autocalls_id: i64,
+    /// E.164.
+    pub number: String,
+    #[serde(rename = "type")]
+    pub number_type: NumberType,
+    pub kind: NumberKind,
+    /// ISO 3166-1 alpha-2.
+    pub country: String,
+    pub capabilities: Capabilities,
+    pub monthly_recurring_price: Option<Money>,
+    pub status: NumberStatus,
+    pub subscription: NumberSubscriptionView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint_subscription: Option<EndpointSubscriptionDetails>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_period: Option<PeriodView>,
+    pub configurations: NumberConfigurations,
+    pub nickname: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: Option<DateTime<Utc>>,
+    pub activated_at: Option<DateTime<Utc>>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// When a canceling number will leave: the end of its paid period.
+    pub deactivates_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier_release: Option<CarrierReleaseView>,
+}
+
+pub fn endpoint_details(n: &NumberRecord) -> Option<EndpointSubscriptionDetails> {
+    let s = n.subscription.as_ref()?;
+    let p = s.current_period();
+    Some(EndpointSubscriptionDetails {
+        id: s.id.0,
+        correlation_id: n.id.0,
+        status: s.status,
+        subscribed_at: s.subscribed_at,
+        updated_at: s.updated_at,
+        canceled_at: s.cancelled_at,
+        start_at: p.start,
+        end_at: p.end,
+    })
+}
+
+pub fn endpoint_subscription(n: &NumberRecord) -> Option<EndpointSubscription> {
+    let details = endpoint_details(n)?;
+    Some(EndpointSubscription { name: "main", status: details.status, price: n.price, subscription: details })
+}
+
+fn carrier_release(job: &Job) -> CarrierReleaseView {
+    use crate::store::jobs::JobStatus;
+    CarrierReleaseView {
+        status: job.status.as_str().into(),
+        attempts: job.attempts,
+        last_error: job.last_error.clone(),
+        next_attempt_at: (job.status == JobStatus::Pending).then_some(job.run_at),
+        updated_at: job.updated_at,
+    }
+}
+
+impl NumberView {
+    pub fn new(n: &NumberRecord, release: Option<&Job>) -> Self {
+        let sub = n.subscription.as_ref();
+        let live_period = sub
+            .filter(|s| s.status != SubscriptionStatus::Canceled)
+            .map(|s| s.current_period());
+        NumberView {
+            id: n.id.0,
+            autocalls_id: n.seq,
+            number: n.e164.clone(),
+            number_type: n.number_type,
+            kind: n.kind,
+            country: n.country.clone(),
+            capabilities: n.capabilities,
+            monthly_recurring_price: n.price,
+            status: n.status,
+            subscription: NumberSubscriptionView {
+                status: n.subscription_status(),
+                subscribed_at: sub.map(|s| s.subscribed_at),
+                updated_at: sub.map(|s| s.updated_at),
+                cancelled_at: sub.and_then(|s| s.cancelled_at),
+            },
+            endpoint_subscription: endpoint_details(n),
+            current_period: live_period.map(|p| PeriodView { index: p.index, start_at: p.start, end_at: p.end, price: n.price }),
+            configurations: n.configurations.clone(),
+            nickname: n.nickname.clone(),
+            created_at: n.created_at,
+            updated_at: Some(n.updated_at),
+            activated_at: n.activated_at,
+            deactivated_at: n.deactivated_at,
+            deactivates_at: n.deactivates_at(),
+            carrier_release: release.map(carrier_release),
+        }
+    }
+}
+
+impl From<NumberWithRelease> for NumberView {
+    fn from(n: NumberWithRelease) -> Self {
+        NumberView::new(&n.number, n.carrier_release.as_ref())
+    }
+}
+
+impl From<&BilledPeriod> for PeriodView {
+    fn from(b: &BilledPeriod) -> Self {
+        PeriodView { index: b.period.index, start_at: b.period.start, end_at: b.period.end, price: b.price }
+    }
+}
+
+/// Bird's list envelope; `nextPageToken` is absent on the last page.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberList {
+    pub results: Vec<NumberView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Message {
+    pub message: String,
+}
