@@ -114,7 +114,7 @@ mod tests {
     #[test]
     fn classifies_types() {
         assert_eq!(E164::parse("+18005550199", None).unwrap().number_type(), Some(NumberType::Tollfree));
-        assert_eq!(E164::parse("+447911123456", None).unwrap().number_type(), Some(NumberType::Mobile));
+        assert_eq!(E164::parse("+447400123456", None).unwrap().number_type(), Some(NumberType::Mobile));
     }
 
     #[test]

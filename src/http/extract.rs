@@ -117,7 +117,7 @@ fn json_rejection(r: JsonRejection) -> Error {
                 "unknown_field"
             } else if detail.contains("missing field") {
                 "missing_field"
-            } else if detail.contains("invalid type") || detail.contains("invalid value") {
+            } else if detail.contains("invalid type") || detail.contains("invalid value") || detail.contains("invalid length") {
                 "invalid_type"
             } else {
                 "invalid_body"

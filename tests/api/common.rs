@@ -1,0 +1,261 @@
+//! Test harness: spawns numberd in-process on port 0 against a real database, and talks to it
+//! over real HTTP. Every scenario runs on SQLite (a fresh file) and PostgreSQL (a fresh schema).
+
+use std::sync::Arc;
+
+use numberd::app::{self, Running};
+use numberd::carrier::scripted::ScriptedCarrier;
+use numberd::config::Config;
+use numberd::domain::clock::SystemClock;
+use numberd::store::workspaces;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `async fn $name(backend: Backend)` once per backend, as tests `$name::sqlite` and
+/// `$name::postgres`.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                super::$name($crate::common::Backend::Postgres).await
+            }
+        }
+    )+};
+}
+
+pub fn postgres_base_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A database nobody else uses: a temp SQLite file, or a new PostgreSQL schema reached through
+/// `search_path`. Under `CI=true` an unreachable PostgreSQL fails the test, never skips it.
+pub struct TestDb {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("numberd.db").display());
+                TestDb { url, _dir: Some(dir) }
+            }
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let base = postgres_base_url();
+                let mut conn = match sqlx::PgConnection::connect(&base).await {
+                    Ok(c) => c,
+                    Err(e) => panic!(
+                        "PostgreSQL at {base} is unreachable ({e}); start it (see README) or set TEST_POSTGRES_URL"
+                    ),
+                };
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                TestDb { url: format!("{base}{sep}options=-c%20search_path%3D{schema}"), _dir: None }
+            }
+        }
+    }
+}
+
+pub fn test_config(db_url: &str) -> Config {
+    let mut c = Config::default();
+    c.database_url = db_url.into();
+    c.listen = "127.0.0.1:0".parse().unwrap();
+    // Tests drive period ends through test clocks and explicit sweeps; no background ticks.
+    c.worker.enabled = false;
+    c.database.max_connections = 8;
+    c.carrier.timeout_ms = 500;
+    c.outbox.backoff_base_ms = 1;
+    c.outbox.backoff_max_ms = 5;
+    c.outbox.max_attempts = 4;
+    c
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub carrier: Arc<ScriptedCarrier>,
+    pub running: Running,
+    pub db: TestDb,
+    pub config: Config,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let db = TestDb::new(backend).await;
+        let mut config = test_config(&db.url);
+        tweak(&mut config);
+        Self::start(db, config, Arc::new(ScriptedCarrier::new())).await
+    }
+
+    /// Another node on the same database (and the same scripted carrier).
+    pub async fn another_node(&self) -> TestApp {
+        let db = TestDb { url: self.db.url.clone(), _dir: None };
+        Self::start(db, self.config.clone(), self.carrier.clone()).await
+    }
+
+    async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>) -> TestApp {
+        let pool = app::connect(&config).await.expect("connect and migrate");
+        let core = app::core(&config, pool, Arc::new(SystemClock), carrier.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let running = app::start(&config, core, listener).await.expect("start");
+        TestApp {
+            base: format!("http://{}", running.addr),
+            http: reqwest::Client::new(),
+            carrier,
+            running,
+            db,
+            config,
+        }
+    }
+
+    /// A new workspace with one access key, created the way `numberd workspace create` does.
+    pub async fn workspace(&self, test_mode: bool) -> Ws {
+        let (ws, key) = workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now())
+            .await
+            .expect("create workspace");
+        Ws { id: ws.id.to_string(), key: key.secret, app: self.base.clone(), http: self.http.clone() }
+    }
+
+    pub async fn raw(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&str>) -> (StatusCode, String) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_owned());
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        (status, resp.text().await.unwrap())
+    }
+}
+
+/// A workspace and its key, with helpers that call the API as that workspace.
+#[derive(Clone)]
+pub struct Ws {
+    pub id: String,
+    pub key: String,
+    app: String,
+    http: reqwest::Client,
+}
+
+impl Ws {
+    /// `path` is relative to `/workspaces/{id}` when it starts with `./`, absolute otherwise.
+    fn url(&self, path: &str) -> String {
+        match path.strip_prefix("./") {
+            Some(rest) => format!("{}/workspaces/{}/{rest}", self.app, self.id),
+            None => format!("{}{path}", self.app),
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).header("authorization", format!("AccessKey {}", self.key));
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        let json = if text.is_empty() { Value::Null } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
+        };
+        (status, json)
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Registers a number and returns it; panics unless 201.
+    pub async fn register(&self, body: Value) -> Value {
+        let (status, n) = self.post("./numbers", body.clone()).await;
+        assert_eq!(status, StatusCode::CREATED, "register {body}: {n}");
+        n
+    }
+
+    pub async fn advance(&self, to: &str) -> (StatusCode, Value) {
+        self.post("./test-clock/advance", serde_json::json!({ "to": to })).await
+    }
+
+    pub async fn clock(&self) -> chrono::DateTime<chrono::Utc> {
+        let (_, c) = self.get("./test-clock").await;
+        c["now"].as_str().unwrap().parse().unwrap()
+    }
+}
+
+/// Bird's `Number` schema (OpenAPI 3.0) as a JSON Schema validator: `nullable` becomes a `null`
+/// alternative, and `$ref`s resolve inside the Bird document.
+pub fn bird_number_validator() -> jsonschema::Validator {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/bird/numbers-cancel-subscription.openapi.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
+    let mut doc: Value = serde_json::from_str(&text).unwrap();
+    fn nullable_to_type(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                if map.remove("nullable") == Some(Value::Bool(true)) {
+                    if let Some(Value::String(t)) = map.get("type").cloned() {
+                        map.insert("type".into(), serde_json::json!([t, "null"]));
+                    } else {
+                        let inner = Value::Object(std::mem::take(map));
+                        map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
+                        return;
+                    }
+                }
+                map.remove("discriminator");
+                map.remove("example");
+                for (_, child) in map.iter_mut() {
+                    nullable_to_type(child);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(nullable_to_type),
+            _ => {}
+        }
+    }
+    nullable_to_type(&mut doc);
+    let schema = serde_json::json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": "#/components/schemas/Number",
+        "components": doc["components"].clone(),
+    });
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("Bird's Number schema compiles")
+}
+
+pub fn assert_bird_number(validator: &jsonschema::Validator, n: &Value) {
+    let errors: Vec<String> = validator.iter_errors(n).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "not a valid Bird Number: {errors:#?}\n{n:#}");
+}

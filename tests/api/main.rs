@@ -1,0 +1,6 @@
+//! Integration tests: the real HTTP API over a real database, on SQLite and PostgreSQL.
+
+mod common;
+
+mod auth;
+mod inventory;
