@@ -6,7 +6,7 @@ use std::sync::Arc;
 use numberd::app::{self, Running};
 use numberd::carrier::scripted::ScriptedCarrier;
 use numberd::config::Config;
-use numberd::domain::clock::SystemClock;
+use numberd::domain::clock::{truncate, Clock};
 use numberd::store::workspaces;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
@@ -86,8 +86,29 @@ pub fn test_config(db_url: &str) -> Config {
     c
 }
 
+/// Real time shifted by an offset tests can move: lets a test jump a live workspace months ahead
+/// while time keeps flowing (backoff and leases still see it pass).
+#[derive(Default)]
+pub struct ShiftedClock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ShiftedClock {
+    pub fn shift(&self, by: chrono::Duration) {
+        self.offset_ms.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ShiftedClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        let offset = chrono::Duration::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::SeqCst));
+        truncate(chrono::Utc::now() + offset)
+    }
+}
+
 pub struct TestApp {
     pub base: String,
+    pub clock: Arc<ShiftedClock>,
     pub http: reqwest::Client,
     pub carrier: Arc<ScriptedCarrier>,
     pub running: Running,
@@ -104,22 +125,23 @@ impl TestApp {
         let db = TestDb::new(backend).await;
         let mut config = test_config(&db.url);
         tweak(&mut config);
-        Self::start(db, config, Arc::new(ScriptedCarrier::new())).await
+        Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 
     /// Another node on the same database (and the same scripted carrier).
     pub async fn another_node(&self) -> TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
-        Self::start(db, self.config.clone(), self.carrier.clone()).await
+        Self::start(db, self.config.clone(), self.carrier.clone(), self.clock.clone()).await
     }
 
-    async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>) -> TestApp {
+    async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>, clock: Arc<ShiftedClock>) -> TestApp {
         let pool = app::connect(&config).await.expect("connect and migrate");
-        let core = app::core(&config, pool, Arc::new(SystemClock), carrier.clone());
+        let core = app::core(&config, pool, clock.clone(), carrier.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = app::start(&config, core, listener).await.expect("start");
         TestApp {
             base: format!("http://{}", running.addr),
+            clock,
             http: reqwest::Client::new(),
             carrier,
             running,
