@@ -5,3 +5,4 @@ mod common;
 mod auth;
 mod inventory;
 mod lifecycle;
+mod openapi;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs the whole test suite — unit, integration (SQLite and PostgreSQL) and CLI tests.
+#
+# PostgreSQL: set TEST_POSTGRES_URL to use a server of your own; otherwise the local server on
+# 127.0.0.1:5432 (user postgres, trust auth) is used, started if it is down, and given a fresh
+# database for this run. Each test then works in its own schema inside it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_up() { pg_isready -q -h 127.0.0.1 -p 5432; }
+
+if [ -z "${TEST_POSTGRES_URL:-}" ]; then
+  if ! pg_up; then
+    echo "PostgreSQL is not running on 127.0.0.1:5432; starting it" >&2
+    if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
+      pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+    fi
+    for _ in $(seq 1 30); do pg_up && break; sleep 1; done
+  fi
+  if ! pg_up; then
+    echo "error: PostgreSQL is unreachable on 127.0.0.1:5432; the PostgreSQL tests cannot run" >&2
+    exit 1
+  fi
+  db="numberd_test"
+  psql -q -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 \
+    -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" -c "CREATE DATABASE ${db}" >/dev/null
+  export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/${db}"
+fi
+
+cargo test --locked --all-targets "$@"

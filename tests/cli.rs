@@ -1,0 +1,175 @@
+//! The `numberd` binary as an operator uses it: workspace and key commands, configuration
+//! layering and its errors, and `serve` answering the README's walkthrough.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+fn numberd(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_numberd"));
+    cmd.current_dir(dir).args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run numberd")
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout.clone()).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
+    serde_json::from_str(&stdout).expect("stdout is JSON")
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn wait_ready(base: &str) {
+    for _ in 0..100 {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await {
+            if r.status() == 200 {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("numberd serve did not become ready");
+}
+
+#[tokio::test]
+async fn walkthrough_with_zero_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    // No configuration at all: SQLite `numberd.db` in the working directory.
+    let created = ok_json(&numberd(dir.path(), &[], &["workspace", "create", "Acme"]));
+    let obj = created.as_object().unwrap();
+    assert_eq!(obj.keys().collect::<Vec<_>>(), ["accessKey", "workspaceId"]);
+    assert!(dir.path().join("numberd.db").exists());
+    let ws = created["workspaceId"].as_str().unwrap();
+    let key = created["accessKey"].as_str().unwrap();
+
+    let port = free_port().to_string();
+    let listen = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_numberd"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env_clear()
+        .env("NUMBERD_LISTEN", &listen)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _server = Server(child);
+    let base = format!("http://{listen}");
+    wait_ready(&base).await;
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/workspaces/{ws}/numbers"))
+        .header("authorization", format!("AccessKey {key}"))
+        .json(&json!({ "number": "+1 (415) 555-0100" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let list: Value = http
+        .get(format!("{base}/workspaces/{ws}/numbers"))
+        .header("authorization", format!("Bearer {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["results"][0]["number"], "+14155550100");
+
+    // More keys, and revocation.
+    let more = ok_json(&numberd(dir.path(), &[], &["key", "create", "--workspace", ws]));
+    let second = more["accessKey"].as_str().unwrap();
+    let get = |k: String| {
+        let http = http.clone();
+        let url = format!("{base}/workspaces/{ws}/numbers");
+        async move { http.get(url).header("authorization", format!("Bearer {k}")).send().await.unwrap().status() }
+    };
+    assert_eq!(get(second.to_owned()).await, 200);
+    ok_json(&numberd(dir.path(), &[], &["key", "revoke", more["keyId"].as_str().unwrap()]));
+    assert_eq!(get(second.to_owned()).await, 401);
+    assert_eq!(get(key.to_owned()).await, 200);
+    let listed = numberd(dir.path(), &[], &["key", "list", "--workspace", ws]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert_eq!(listed.lines().count(), 2);
+    assert!(!listed.contains(key) && !listed.contains(second), "secrets are shown once only");
+}
+
+#[test]
+fn configuration_errors_are_reported_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("NUMBERD_LISTN", "127.0.0.1:1")], "listn"),
+        (&[("NUMBERD_LISTEN", "everywhere")], "listen"),
+        (&[("NUMBERD_DATABASE_URL", "mysql://localhost/x")], "database_url"),
+        (&[("NUMBERD_WORKER__INTERVAL_MS", "soon")], "interval_ms"),
+        (&[("NUMBERD_CONFIG", "/nonexistent/numberd.toml")], "does not exist"),
+    ];
+    for (env, mention) in cases {
+        let out = numberd(dir.path(), env, &["migrate"]);
+        assert!(!out.status.success(), "{env:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert!(stderr.contains("invalid configuration") && stderr.contains(mention), "{env:?}: {stderr}");
+    }
+    std::fs::write(dir.path().join("numberd.toml"), "listen = \"127.0.0.1:9\"\n[worker]\nbatchsize = 3\n").unwrap();
+    let out = numberd(dir.path(), &[], &["--config", "numberd.toml", "migrate"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("batchsize"));
+}
+
+#[test]
+fn layers_apply_in_order_and_secrets_stay_out_of_output() {
+    let dir = tempfile::tempdir().unwrap();
+    // The file says one database, the environment overrides it.
+    std::fs::write(dir.path().join("numberd.toml"), "database_url = \"sqlite://from-file.db\"\n").unwrap();
+    let out = numberd(dir.path(), &[("NUMBERD_DATABASE_URL", "sqlite://from-env.db")], &["--config", "numberd.toml", "migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(dir.path().join("from-env.db").exists() && !dir.path().join("from-file.db").exists());
+    let out = numberd(dir.path(), &[], &["--config", "numberd.toml", "migrate"]);
+    assert!(out.status.success());
+    assert!(dir.path().join("from-file.db").exists());
+    // A password in the database URL never reaches the output, even when connecting fails.
+    let url = "postgres://numberd:hunter2-secret@127.0.0.1:1/numberd";
+    let out = numberd(dir.path(), &[("NUMBERD_DATABASE_URL", url), ("NUMBERD_LOG", "debug")], &["migrate"]);
+    assert!(!out.status.success());
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!all.contains("hunter2-secret"), "{all}");
+}
+
+#[test]
+fn openapi_command_prints_the_committed_document() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = numberd(dir.path(), &[], &["openapi"]);
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap()).unwrap();
+    assert_eq!(printed, committed);
+}
+
+#[test]
+fn sweep_runs_once_and_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = ok_json(&numberd(dir.path(), &[], &["workspace", "create", "Acme", "--test-mode"]));
+    assert!(created["workspaceId"].is_string());
+    let report = ok_json(&numberd(dir.path(), &[], &["sweep"]));
+    assert_eq!(report, json!({ "settled": 0, "delivered": 0 }));
+    let out = numberd(dir.path(), &[], &["workspace", "create", "   "]);
+    assert!(!out.status.success());
+}
