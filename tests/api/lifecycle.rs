@@ -243,6 +243,20 @@ async fn carrier_release_of(ws: &Ws, n: &Value) -> Value {
     got["carrierRelease"].clone()
 }
 
+/// Runs worker passes (backoff is milliseconds in tests) until the number's carrier release
+/// reaches `status`, and returns it.
+async fn release_reaching(app: &TestApp, ws: &Ws, n: &Value, status: &str) -> Value {
+    for _ in 0..50 {
+        let release = carrier_release_of(ws, n).await;
+        if release["status"] == status {
+            return release;
+        }
+        numberd::app::sweep_once(&app.running.core, 100).await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    carrier_release_of(ws, n).await
+}
+
 async fn dedicated_carrier_release_is_retried_until_confirmed(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(true).await;
@@ -251,15 +265,7 @@ async fn dedicated_carrier_release_is_retried_until_confirmed(b: Backend) {
     ws.delete(&format!("./numbers/{}", id(&n))).await;
     ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339()).await;
     // Backoff in tests is a few milliseconds: the worker pass after it delivers.
-    let mut release = carrier_release_of(&ws, &n).await;
-    for _ in 0..50 {
-        if release["status"] == "done" {
-            break;
-        }
-        numberd::app::sweep_once(&app.running.core, 100).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        release = carrier_release_of(&ws, &n).await;
-    }
+    let release = release_reaching(&app, &ws, &n, "done").await;
     assert_eq!(release["status"], "done", "{release}");
     assert_eq!(release["attempts"], 3);
     assert_eq!(release["lastError"], "carrier request failed: busy");
@@ -275,15 +281,7 @@ async fn repeated_carrier_failure_parks_the_release_visibly(b: Backend) {
     app.carrier.script(Op::ReleaseNumber, (0..4).map(|i| Answer::Fail(format!("outage {i}"))));
     ws.delete(&format!("./numbers/{}", id(&n))).await;
     ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339()).await;
-    let mut release = carrier_release_of(&ws, &n).await;
-    for _ in 0..50 {
-        if release["status"] == "failed" {
-            break;
-        }
-        numberd::app::sweep_once(&app.running.core, 100).await.unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        release = carrier_release_of(&ws, &n).await;
-    }
+    let release = release_reaching(&app, &ws, &n, "failed").await;
     assert_eq!(release["status"], "failed", "{release}");
     assert_eq!(release["attempts"], 4, "max_attempts in tests");
     assert_eq!(release["lastError"], "carrier request failed: outage 3");

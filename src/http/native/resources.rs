@@ -159,13 +159,9 @@ pub struct UpdateAssistant {
     pub name: Option<String>,
     pub direction: Option<String>,
     /// `null` unassigns the number.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "crate::http::extract::double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub number_id: Option<Option<Uuid>>,
-}
-
-fn double_option<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
 }
 
 fn assistant_key(ids: &PathIds) -> Result<Key<AssistantId>> {
