@@ -54,7 +54,9 @@ CREATE UNIQUE INDEX numbers_live_e164 ON numbers (workspace_id, e164) WHERE stat
 CREATE INDEX numbers_workspace_seq ON numbers (workspace_id, seq) WHERE deleted_at IS NULL;
 CREATE INDEX numbers_workspace_status_seq ON numbers (workspace_id, status, seq) WHERE deleted_at IS NULL;
 CREATE INDEX numbers_workspace_prefix ON numbers (workspace_id, e164) WHERE deleted_at IS NULL;
+-- The period-end worker: live workspaces by time, one workspace (test clock, list) by time within it.
 CREATE INDEX numbers_due ON numbers (period_end) WHERE sub_status IN ('active', 'canceling');
+CREATE INDEX numbers_workspace_due ON numbers (workspace_id, period_end) WHERE sub_status IN ('active', 'canceling');
 
 CREATE TABLE billing_periods (
     number_id       TEXT NOT NULL REFERENCES numbers(id),

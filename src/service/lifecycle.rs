@@ -194,18 +194,43 @@ impl Core {
     /// One pass of the period-end worker: settles every number due by its workspace's clock.
     /// `only` restricts it to one workspace. Returns how many numbers moved.
     pub async fn sweep(&self, only: Option<WorkspaceId>, batch: i64) -> Result<usize> {
+        let (db, now) = (&self.db, self.clock.now());
+        match only {
+            Some(ws) => {
+                let mut conn = db.pool.acquire().await?;
+                let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
+                drop(conn);
+                let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
+                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), batch, false).await
+            }
+            None => {
+                let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), batch, true).await?;
+                for (ws, clock) in workspaces::test_clocks(db).await? {
+                    moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), batch, true).await?;
+                }
+                Ok(moved)
+            }
+        }
+    }
+
+    /// Settles what `due` finds, batch after batch, until nothing is due or everything left is
+    /// held by other workers (`skip_locked`).
+    async fn settle_all<F, Fut>(&self, due: F, batch: i64, skip_locked: bool) -> Result<usize>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = sqlx::Result<Vec<(WorkspaceId, NumberId)>>>,
+    {
         let mut moved = 0;
         loop {
-            let due = numbers::due(&self.db, self.clock.now(), only, batch).await?;
+            let found = due().await?;
             let mut progressed = false;
-            for (ws, id) in &due {
-                if self.settle_one(*ws, *id, only.is_none()).await? {
+            for (ws, id) in &found {
+                if self.settle_one(*ws, *id, skip_locked).await? {
                     moved += 1;
                     progressed = true;
                 }
             }
-            // Stop when nothing is due, or when all that is due is held by other workers.
-            if due.len() < batch as usize || !progressed {
+            if found.len() < batch as usize || !progressed {
                 return Ok(moved);
             }
         }

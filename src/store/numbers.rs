@@ -384,29 +384,35 @@ pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledP
         .collect()
 }
 
-/// Numbers whose current period has ended by their workspace's clock: the real `now` for live
-/// workspaces, the test clock for test-mode ones. `due <= now`, so downtime is caught up.
-/// `only` narrows it to one workspace (a test clock advance).
-pub async fn due(db: &Db, now: DateTime<Utc>, only: Option<WorkspaceId>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
-    let extra = if only.is_some() { " AND n.workspace_id = $3" } else { "" };
-    let sql = format!(
+/// Numbers of live workspaces whose current period has ended by `now` (`due <= now`, so downtime
+/// is caught up). A range scan of the `numbers_due` index.
+pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+    let rows = sqlx::query(
         "SELECT n.workspace_id, n.id FROM numbers n JOIN workspaces w ON w.id = n.workspace_id \
-         WHERE n.sub_status IN ('active', 'canceling') \
-         AND n.period_end <= CASE WHEN w.test_mode = 1 THEN w.clock_at ELSE $1 END{extra} \
-         ORDER BY n.period_end LIMIT $2"
-    );
-    let mut q = sqlx::query(&sql).bind(to_micros(now)).bind(limit);
-    if let Some(ws) = only {
-        q = q.bind(ws.to_string());
-    }
-    q.fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok((
-                parse_col(r, "workspace_id", |s| s.parse().ok())?,
-                parse_col(r, "id", |s| s.parse().ok())?,
-            ))
-        })
-        .collect()
+         WHERE n.sub_status IN ('active', 'canceling') AND n.period_end <= $1 AND w.test_mode = 0 \
+         ORDER BY n.period_end LIMIT $2",
+    )
+    .bind(to_micros(now))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(due_row).collect()
+}
+
+/// Numbers of one workspace whose current period has ended by `now` (that workspace's clock).
+pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+    let rows = sqlx::query(
+        "SELECT workspace_id, id FROM numbers WHERE workspace_id = $1 AND sub_status IN ('active', 'canceling') \
+         AND period_end <= $2 ORDER BY period_end LIMIT $3",
+    )
+    .bind(ws.to_string())
+    .bind(to_micros(now))
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(due_row).collect()
+}
+
+fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
+    Ok((parse_col(r, "workspace_id", |s| s.parse().ok())?, parse_col(r, "id", |s| s.parse().ok())?))
 }

@@ -188,3 +188,16 @@ pub async fn advance_clock(conn: &mut AnyConnection, ws: WorkspaceId, to: DateTi
         .await?;
     Ok((moved.rows_affected() == 1).then(|| from_micros(before)))
 }
+
+/// Test-mode workspaces and their clocks (the worker settles each by its own time).
+pub async fn test_clocks(db: &Db) -> sqlx::Result<Vec<(WorkspaceId, DateTime<Utc>)>> {
+    let rows = sqlx::query("SELECT id, clock_at FROM workspaces WHERE test_mode = 1 AND clock_at IS NOT NULL")
+        .fetch_all(&db.pool)
+        .await?;
+    rows.iter()
+        .map(|r| {
+            let id: String = r.try_get("id")?;
+            Ok((id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, from_micros(r.try_get("clock_at")?)))
+        })
+        .collect()
+}
