@@ -6,3 +6,4 @@ mod auth;
 mod inventory;
 mod lifecycle;
 mod openapi;
+mod robustness;
