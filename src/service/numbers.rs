@@ -129,14 +129,19 @@ impl Core {
     /// A number as the workspace sees it now: a period end that fell due is applied first, so a
     /// read never shows a state the worker merely has not reached yet.
     pub async fn get_number(&self, tenant: Tenant, id: NumberId) -> Result<NumberWithRelease> {
-        let mut conn = self.db.pool.acquire().await?;
-        let now = self.now(&mut conn, tenant).await?;
-        let mut rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+        let read = || async {
+            let mut conn = self.db.pool.acquire().await?;
+            let now = self.now(&mut conn, tenant).await?;
+            let rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+            Ok::<_, Error>((rec, now))
+        };
+        let (mut rec, now) = read().await?;
+        // No connection is held while settling: it takes its own, and nested acquires could
+        // starve the pool under load.
         if rec.is_due(now) {
             self.settle_one(tenant.id, id, false).await?;
-            rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+            rec = read().await?.0;
         }
-        drop(conn);
         self.with_release(rec).await
     }
 
