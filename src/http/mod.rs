@@ -2,6 +2,7 @@
 //! dialect under `/api/user`, health checks and the OpenAPI document. Dialects are thin skins over
 //! [`crate::service::Core`].
 
+pub mod autocalls;
 pub mod extract;
 pub mod native;
 pub mod openapi;

@@ -3,6 +3,7 @@
 mod common;
 
 mod auth;
+mod autocalls;
 mod inventory;
 mod lifecycle;
 mod openapi;

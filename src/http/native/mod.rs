@@ -17,4 +17,5 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(subscriptions::routes())
         .merge(resources::routes())
         .merge(test_clock::routes())
+        .merge(crate::http::autocalls::routes())
 }
