@@ -143,7 +143,8 @@ async fn one_story_through_both_apis(b: Backend) {
     assert_eq!(status, StatusCode::OK, "{started}");
     assert_eq!(
         started,
-        json!({ "message": "Campaign started successfully.", "success": true, "data": { "campaign_id": campaign["id"], "status": "in-progress" } })
+        json!({ "message": "Campaign started successfully.", "success": true,
+            "data": { "campaign_id": campaign["id"], "status": "in-progress" } })
     );
     let (_, native) = ws.get("./campaigns").await;
     let native_campaign = format!("./campaigns/{}", uuid(&native["results"][0]));
@@ -306,7 +307,8 @@ async fn laravel_pagination_and_validation(b: Backend) {
         (Method::GET, "/api/user/assistants/get?per_page=0", None, invalid("per_page", "The per page field must be between 1 and 100.")),
         (Method::GET, "/api/user/calls?per_page=abc", None, invalid("per_page", "The per page field must be an integer.")),
         (Method::POST, "/api/user/assistant", Some(json!({ "type": "inbound" })), invalid("name", "The name field is required.")),
-        (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "sideways" })), invalid("type", "The type must be one of: inbound, outbound.")),
+        (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "sideways" })),
+            invalid("type", "The type must be one of: inbound, outbound.")),
         (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "inbound", "phone_number_id": "1" })),
             invalid("phone_number_id", "The phone number id field must be an integer.")),
         (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "inbound", "phone_number_id": caller["autocallsId"] })),
@@ -319,7 +321,8 @@ async fn laravel_pagination_and_validation(b: Backend) {
             (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": "The request body must be a JSON object." }))),
         (Method::POST, "/api/user/campaigns/update-status", Some(json!({ "campaign_id": 1, "action": "pause" })),
             invalid("action", "The action field must be one of: start, stop.")),
-        (Method::POST, "/api/user/campaigns/update-status", Some(json!({ "campaign_id": 77, "action": "stop" })), missing("Campaign not found.")),
+        (Method::POST, "/api/user/campaigns/update-status", Some(json!({ "campaign_id": 77, "action": "stop" })),
+            missing("Campaign not found.")),
         (Method::GET, "/api/user/assistants/phone-numbers?type=web", None, invalid("type", "The type field must be one of: inbound, outbound.")),
         (Method::GET, "/api/user/assistant/abc", None, missing("Assistant not found.")),
         (Method::DELETE, "/api/user/assistant/99", None, missing("Assistant not found.")),
@@ -403,5 +406,6 @@ async fn call_filters(b: Backend) {
             "errors": { "date_from": ["The date from field must be a date in YYYY-MM-DD format."] } }))
     );
     let (status, err) = ac.get("/api/user/calls?assistant_id=x").await;
-    assert_eq!((status, &err["errors"]["assistant_id"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!(["The assistant id field must be an integer."])));
+    let message = json!(["The assistant id field must be an integer."]);
+    assert_eq!((status, &err["errors"]["assistant_id"]), (StatusCode::UNPROCESSABLE_ENTITY, &message));
 }

@@ -117,7 +117,8 @@ async fn create_assistant(
 
 /// Get an assistant.
 #[utoipa::path(get, path = "/api/user/assistant/{id}", tag = "autocalls", operation_id = "autocalls_get_assistant",
-    params(("id" = i64, Path)), responses((status = 200, body = AssistantData), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`")))]
+    params(("id" = i64, Path)),
+    responses((status = 200, body = AssistantData), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`")))]
 async fn get_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
@@ -155,7 +156,8 @@ async fn update_assistant(
 
 /// Delete an assistant.
 #[utoipa::path(delete, path = "/api/user/assistant/{id}", tag = "autocalls", operation_id = "autocalls_delete_assistant",
-    params(("id" = i64, Path)), responses((status = 200, body = MessageBody), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`")))]
+    params(("id" = i64, Path)),
+    responses((status = 200, body = MessageBody), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`")))]
 async fn delete_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,

@@ -127,10 +127,14 @@ async fn views(state: &AppState, tenant: Tenant, calls: Vec<Call>) -> Result<Vec
     let (mut assistants, mut campaigns) = (Vec::new(), Vec::new());
     let mut out = Vec::with_capacity(calls.len());
     for c in calls {
-        let assistant_name =
-            name_of(&mut assistants, c.assistant_id, |id| async move { state.core.get_assistant(tenant, Key::Id(id)).await.map(|a| a.name) }).await?;
-        let campaign_name =
-            name_of(&mut campaigns, c.campaign_id, |id| async move { state.core.get_campaign(tenant, Key::Id(id)).await.map(|c| c.name) }).await?;
+        let assistant_name = name_of(&mut assistants, c.assistant_id, |id| async move {
+            state.core.get_assistant(tenant, Key::Id(id)).await.map(|a| a.name)
+        })
+        .await?;
+        let campaign_name = name_of(&mut campaigns, c.campaign_id, |id| async move {
+            state.core.get_campaign(tenant, Key::Id(id)).await.map(|c| c.name)
+        })
+        .await?;
         let ended = c.started_at + chrono::Duration::seconds(c.duration_seconds);
         let client = if c.direction == "inbound" { c.from_e164 } else { c.to_e164 };
         out.push(CallView {

@@ -95,7 +95,8 @@ async fn create_campaign(
 }
 
 /// List campaigns, oldest first (a plain array, as Autocalls answers).
-#[utoipa::path(get, path = "/api/user/campaigns", tag = "autocalls", operation_id = "autocalls_list_campaigns", responses((status = 200, body = [CampaignView])))]
+#[utoipa::path(get, path = "/api/user/campaigns", tag = "autocalls", operation_id = "autocalls_list_campaigns",
+    responses((status = 200, body = [CampaignView])))]
 async fn list_campaigns(State(state): State<AppState>, auth: Result<Authed, Error>) -> Result<Json<Vec<CampaignView>>, LaravelError> {
     let Authed(tenant) = auth?;
     let campaigns = state.core.list_campaigns(tenant, Page::After { seq: None, limit: i64::MAX }).await?;

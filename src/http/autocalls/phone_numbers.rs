@@ -168,7 +168,8 @@ pub struct MessageBody {
 /// IDs at once.
 #[utoipa::path(delete, path = "/api/user/phone-numbers/{id}", tag = "autocalls", operation_id = "autocalls_release_phone_number",
     params(("id" = i64, Path)),
-    responses((status = 200, body = MessageBody), (status = 400, description = "`{\"error\": \"Phone number is already scheduled for release.\"}`"),
+    responses((status = 200, body = MessageBody),
+        (status = 400, description = "`{\"error\": \"Phone number is already scheduled for release.\"}`"),
         (status = 404, description = "`{\"error\": \"Phone number not found.\"}`"),
         (status = 500, description = "`{\"error\": \"Failed to release phone number. Please try again or contact support.\"}`")))]
 async fn release_phone_number(
