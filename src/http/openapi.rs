@@ -22,7 +22,8 @@ use super::AppState;
         (name = "numbers", description = "A workspace's number inventory and its release."),
         (name = "subscriptions", description = "Endpoint subscriptions: a number's `main` subscription."),
         (name = "resources", description = "Assistants, campaigns and calls that use numbers."),
-        (name = "test-clock", description = "Moving a test-mode workspace through time.")
+        (name = "test-clock", description = "Moving a test-mode workspace through time."),
+        (name = "autocalls", description = "The Autocalls-compatible dialect under `/api/user` (see docs/autocalls.md).")
     )
 )]
 struct ApiDoc;

@@ -285,8 +285,12 @@ impl Core {
         Ok(call)
     }
 
-    pub async fn list_calls(&self, tenant: Tenant, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, i64)> {
+    pub async fn list_calls(&self, tenant: Tenant, filter: &CallFilter, page: Page) -> Result<Vec<Call>> {
         Ok(store::list_calls(&self.db, tenant.id, filter, page).await?)
+    }
+
+    pub async fn count_calls(&self, tenant: Tenant, filter: &CallFilter) -> Result<i64> {
+        Ok(store::count_calls(&self.db, tenant.id, filter).await?)
     }
 }
 

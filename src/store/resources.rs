@@ -435,23 +435,33 @@ fn call_where(f: &CallFilter) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
-/// Calls matching `f`, plus how many match in all (for page counts).
-pub async fn list_calls(db: &Db, ws: WorkspaceId, f: &CallFilter, page: Page) -> sqlx::Result<(Vec<Call>, i64)> {
+/// Calls matching `f`, one page of them.
+pub async fn list_calls(db: &Db, ws: WorkspaceId, f: &CallFilter, page: Page) -> sqlx::Result<Vec<Call>> {
     let (cond, binds) = call_where(f);
     let (tail, page_params) = page.clause(binds.len() + 2);
-    let list_sql = format!("SELECT {CALL_COLUMNS} FROM calls{cond}{tail}");
-    let count_sql = format!("SELECT COUNT(*) FROM calls{cond}");
-    let mut list = sqlx::query(&list_sql).bind(ws.to_string());
-    let mut total = sqlx::query_scalar::<_, i64>(&count_sql).bind(ws.to_string());
-    for b in &binds {
-        (list, total) = match b {
-            Bind::Text(s) => (list.bind(s.clone()), total.bind(s.clone())),
-            Bind::Int(i) => (list.bind(*i), total.bind(*i)),
+    let sql = format!("SELECT {CALL_COLUMNS} FROM calls{cond}{tail}");
+    let mut q = bind_all(sqlx::query(&sql).bind(ws.to_string()), &binds);
+    for p in page_params {
+        q = q.bind(p);
+    }
+    q.fetch_all(&db.pool).await?.iter().map(call_from_row).collect()
+}
+
+/// How many calls match `f` in all (for page counts).
+pub async fn count_calls(db: &Db, ws: WorkspaceId, f: &CallFilter) -> sqlx::Result<i64> {
+    let (cond, binds) = call_where(f);
+    let sql = format!("SELECT COUNT(*) AS n FROM calls{cond}");
+    bind_all(sqlx::query(&sql).bind(ws.to_string()), &binds).fetch_one(&db.pool).await?.try_get("n")
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
+
+fn bind_all<'q>(mut q: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
+    for b in binds {
+        q = match b {
+            Bind::Text(s) => q.bind(s.clone()),
+            Bind::Int(i) => q.bind(*i),
         };
     }
-    for p in page_params {
-        list = list.bind(p);
-    }
-    let calls = list.fetch_all(&db.pool).await?.iter().map(call_from_row).collect::<sqlx::Result<_>>()?;
-    Ok((calls, total.fetch_one(&db.pool).await?))
+    q
 }

@@ -191,6 +191,7 @@ async fn list_calls(
         started_from,
         started_before,
     };
-    let (calls, total) = state.core.list_calls(tenant, &filter, req.slice()).await?;
+    let calls = state.core.list_calls(tenant, &filter, req.slice()).await?;
+    let total = state.core.count_calls(tenant, &filter).await?;
     Ok(Json(req.paginate(views(&state, tenant, calls).await?, total)))
 }

@@ -349,6 +349,6 @@ async fn list_calls(State(state): State<AppState>, Workspace(tenant): Workspace,
         started_from: q.started_from,
         started_before: q.started_before,
     };
-    let (calls, _total) = state.core.list_calls(tenant, &filter, page_).await?;
+    let calls = state.core.list_calls(tenant, &filter, page_).await?;
     Ok(listed(calls, limit, |c| c.seq))
 }
