@@ -174,9 +174,8 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     running.shutdown().await;
 }
 
-fn config(url: String) -> Config {
-    let mut c = Config::default();
-    c.database_url = url;
+fn config(database_url: String) -> Config {
+    let mut c = Config { database_url, ..Config::default() };
     c.worker.enabled = false;
     c
 }

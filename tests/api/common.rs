@@ -73,9 +73,7 @@ impl TestDb {
 }
 
 pub fn test_config(db_url: &str) -> Config {
-    let mut c = Config::default();
-    c.database_url = db_url.into();
-    c.listen = "127.0.0.1:0".parse().unwrap();
+    let mut c = Config { database_url: db_url.into(), listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
     // Tests drive period ends through test clocks and explicit sweeps; no background ticks.
     c.worker.enabled = false;
     c.database.max_connections = 8;

@@ -241,7 +241,7 @@ async fn malformed_requests_are_coded_4xx_never_500(b: Backend) {
         (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"monthlyRecurringPrice\": {\"amount\": 1, \"exponent\": -2, \"currencyCode\": \"BTC\"}}".into()), 422, "invalid_enum_value"),
         (Method::POST, numbers.clone(), Some(big), 413, "payload_too_large"),
         (Method::GET, format!("{numbers}/not-a-uuid"), None, 400, "invalid_path_parameter"),
-        (Method::GET, format!("/workspaces/not-a-uuid/numbers"), None, 400, "invalid_path_parameter"),
+        (Method::GET, "/workspaces/not-a-uuid/numbers".to_string(), None, 400, "invalid_path_parameter"),
         (Method::GET, format!("{numbers}/00000000-0000-0000-0000-000000000000"), None, 404, "number_not_found"),
         (Method::PUT, numbers.clone(), None, 405, "method_not_allowed"),
         (Method::GET, "/workspaces".into(), None, 404, "route_not_found"),

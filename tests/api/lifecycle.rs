@@ -305,7 +305,7 @@ async fn a_crashed_delivery_is_taken_over_after_its_lease(b: Backend) {
     ws.delete(&format!("./numbers/{}", id(&n))).await;
     // Settle the period end without delivering, then claim the job as a worker that dies.
     let core = &app.running.core;
-    numberd::store::workspaces::advance_clock(&mut *core.db.pool.acquire().await.unwrap(), ws.id.parse().unwrap(), ts(&n["currentPeriod"]["endAt"]))
+    numberd::store::workspaces::advance_clock(&mut core.db.pool.acquire().await.unwrap(), ws.id.parse().unwrap(), ts(&n["currentPeriod"]["endAt"]))
         .await
         .unwrap()
         .expect("clock moved");
@@ -412,7 +412,7 @@ async fn two_workers_settle_each_due_number_exactly_once(b: Backend) {
     let core = &app.running.core;
     let ws_id = ws.id.parse().unwrap();
     let to = ts(&canceled[0]["currentPeriod"]["endAt"]) + chrono::Duration::hours(1);
-    numberd::store::workspaces::advance_clock(&mut *core.db.pool.acquire().await.unwrap(), ws_id, to).await.unwrap().unwrap();
+    numberd::store::workspaces::advance_clock(&mut core.db.pool.acquire().await.unwrap(), ws_id, to).await.unwrap().unwrap();
     let workers = [core.clone(), core.clone(), node2.running.core.clone(), node2.running.core.clone()];
     let passes = futures::future::join_all(workers.iter().map(|c| async move { numberd::app::sweep_once(c, 7).await })).await;
     let settled: usize = passes.into_iter().map(|p| p.expect("a worker pass failed").0).sum();
