@@ -4,6 +4,11 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+/// Text that is not an id in canonical UUID form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("not an id in canonical UUID form")]
+pub struct InvalidId;
+
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -24,13 +29,13 @@ macro_rules! uuid_id {
         }
 
         impl FromStr for $name {
-            type Err = uuid::Error;
+            type Err = InvalidId;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                // Only the canonical hyphenated form is an id; braces/urn forms are rejected.
+                // Only the canonical hyphenated form is an id; simple, braced and urn forms are not.
                 if s.len() != 36 {
-                    return Err(Uuid::try_parse("").unwrap_err());
+                    return Err(InvalidId);
                 }
-                Uuid::try_parse(s).map(Self)
+                Uuid::try_parse(s).map(Self).map_err(|_| InvalidId)
             }
         }
 

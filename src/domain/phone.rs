@@ -55,11 +55,6 @@ impl E164 {
         self.parsed.country().id().map(|id| format!("{id:?}"))
     }
 
-    /// Calling code without the `+`, e.g. `1` or `44`.
-    pub fn calling_code(&self) -> u16 {
-        self.parsed.code().value()
-    }
-
     /// Bird's number type, where libphonenumber can tell.
     pub fn number_type(&self) -> Option<NumberType> {
         use phonenumber::metadata::DATABASE;

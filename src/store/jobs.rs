@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::Db;
+use super::{column, parsed, Db};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 
@@ -51,17 +51,13 @@ pub struct Job {
 const COLUMNS: &str = "id, kind, workspace_id, number_id, e164, status, attempts, run_at, last_error, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
-    let bad = |what: &str, v: String| sqlx::Error::Decode(format!("unexpected {what} in jobs: {v:?}").into());
-    let ws: String = row.try_get("workspace_id")?;
-    let num: String = row.try_get("number_id")?;
-    let status: String = row.try_get("status")?;
     Ok(Job {
         id: row.try_get("id")?,
         kind: row.try_get("kind")?,
-        workspace_id: ws.parse().map_err(|_| bad("workspace_id", ws.clone()))?,
-        number_id: num.parse().map_err(|_| bad("number_id", num.clone()))?,
+        workspace_id: parsed(row, "workspace_id")?,
+        number_id: parsed(row, "number_id")?,
         e164: row.try_get("e164")?,
-        status: JobStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+        status: column(row, "status", JobStatus::parse)?,
         attempts: row.try_get("attempts")?,
         run_at: from_micros(row.try_get("run_at")?),
         last_error: row.try_get("last_error")?,

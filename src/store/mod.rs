@@ -136,3 +136,100 @@ impl Db {
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
+
+/// A value bound to a query built at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// SQL assembled at run time: every `?` pushed becomes the next numbered placeholder (`$n`, which
+/// both backends accept) and takes the next bind, so conditions can be added in any order.
+pub(crate) struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+}
+
+impl Sql {
+    pub fn new(text: impl Into<String>) -> Self {
+        Sql { text: text.into(), binds: Vec::new() }
+    }
+
+    pub fn push(&mut self, fragment: &str, binds: impl IntoIterator<Item = Bind>) -> &mut Self {
+        let binds: Vec<Bind> = binds.into_iter().collect();
+        debug_assert_eq!(binds.len(), fragment.matches('?').count(), "one bind per `?` in {fragment:?}");
+        let mut n = self.binds.len();
+        for c in fragment.chars() {
+            if c == '?' {
+                n += 1;
+                self.text.push_str(&format!("${n}"));
+            } else {
+                self.text.push(c);
+            }
+        }
+        self.binds.extend(binds);
+        self
+    }
+
+    pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
+            Bind::Text(s) => q.bind(s.clone()),
+            Bind::Int(i) => q.bind(*i),
+        })
+    }
+}
+
+/// Which slice of a list: keyset (native API) or page offset (Autocalls' Laravel paginator).
+#[derive(Clone, Copy, Debug)]
+pub enum Page {
+    After { seq: Option<i64>, limit: i64 },
+    Offset { offset: i64, limit: i64 },
+}
+
+impl Page {
+    /// Appends the ordering and slice (after the WHERE conditions).
+    pub(crate) fn apply(self, sql: &mut Sql) {
+        match self {
+            Page::After { seq: Some(seq), limit } => sql.push(" AND seq > ? ORDER BY seq LIMIT ?", [Bind::Int(seq), Bind::Int(limit)]),
+            Page::After { seq: None, limit } => sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)]),
+            Page::Offset { offset, limit } => sql.push(" ORDER BY seq LIMIT ? OFFSET ?", [Bind::Int(limit), Bind::Int(offset)]),
+        };
+    }
+}
+
+/// A text column read with `parse`; a value the code cannot read is a decode error naming it.
+pub(crate) fn column<T>(row: &sqlx::any::AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    use sqlx::Row;
+    let s: String = row.try_get(col)?;
+    parse(&s).ok_or_else(|| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
+}
+
+/// An id (or any `FromStr`) stored as text.
+pub(crate) fn parsed<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<T> {
+    column(row, col, |s| s.parse().ok())
+}
+
+pub(crate) fn parsed_opt<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<Option<T>> {
+    use sqlx::Row;
+    match row.try_get::<Option<String>, _>(col)? {
+        Some(_) => parsed(row, col).map(Some),
+        None => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_in_push_order() {
+        let mut sql = Sql::new("SELECT 1 FROM t");
+        sql.push(" WHERE a = ?", [Bind::Text("x".into())]);
+        sql.push(" AND (b = ? OR c = ?)", [Bind::Int(1), Bind::Int(2)]);
+        Page::Offset { offset: 20, limit: 10 }.apply(&mut sql);
+        assert_eq!(sql.text, "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5");
+        assert_eq!(sql.binds.len(), 5);
+        assert!(matches!(sql.binds[3], Bind::Int(10)) && matches!(sql.binds[4], Bind::Int(20)));
+    }
+}

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::Db;
+use super::{column, parsed, Bind, Db, Page, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
 use crate::domain::lifecycle::Billing;
@@ -90,11 +90,6 @@ fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} in the database: {value:?}").into())
 }
 
-fn parse_col<T>(row: &AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
-    let s: String = row.try_get(col)?;
-    parse(&s).ok_or_else(|| decode_err(col, &s))
-}
-
 fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
     let s: String = row.try_get(col)?;
     serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
@@ -122,7 +117,7 @@ fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
 
 fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
     let price = price_cols(row)?;
-    let sub_status = parse_col(row, "sub_status", SubscriptionStatus::parse)?;
+    let sub_status = column(row, "sub_status", SubscriptionStatus::parse)?;
     let subscription = match row.try_get::<Option<String>, _>("sub_id")? {
         Some(sub_id) => Some(SubscriptionRecord {
             id: sub_id.parse().map_err(|_| decode_err("sub_id", &sub_id))?,
@@ -137,17 +132,17 @@ fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
     };
     Ok(NumberRecord {
         seq: row.try_get("seq")?,
-        id: parse_col(row, "id", |s| s.parse().ok())?,
-        workspace_id: parse_col(row, "workspace_id", |s| s.parse().ok())?,
+        id: parsed(row, "id")?,
+        workspace_id: parsed(row, "workspace_id")?,
         e164: row.try_get("e164")?,
-        kind: parse_col(row, "kind", NumberKind::parse)?,
-        number_type: parse_col(row, "number_type", NumberType::parse)?,
+        kind: column(row, "kind", NumberKind::parse)?,
+        number_type: column(row, "number_type", NumberType::parse)?,
         country: row.try_get("country")?,
         capabilities: json_col(row, "capabilities")?,
         price,
         configurations: json_col(row, "configurations")?,
         nickname: row.try_get("nickname")?,
-        status: parse_col(row, "status", NumberStatus::parse)?,
+        status: column(row, "status", NumberStatus::parse)?,
         subscription,
         activated_at: ts(row, "activated_at")?,
         deactivated_at: ts(row, "deactivated_at")?,
@@ -282,59 +277,36 @@ pub struct NumberFilter {
     pub subscription_status: Option<SubscriptionStatus>,
 }
 
-/// A bound value of a dynamically built query.
-enum Param {
-    Text(String),
-    Int(i64),
-}
-
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page).
 pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
-    let mut sql = format!("SELECT {COLUMNS} FROM numbers WHERE workspace_id = $1 AND deleted_at IS NULL");
-    let mut params = vec![Param::Text(ws.to_string())];
-    // Each condition's `?` becomes the next numbered placeholder.
-    let mut push = |cond: &str, p: Param| {
-        params.push(p);
-        sql.push_str(" AND ");
-        sql.push_str(&cond.replace('?', &format!("${}", params.len())));
-    };
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM numbers"));
+    sql.push(" WHERE workspace_id = ? AND deleted_at IS NULL", [Bind::Text(ws.to_string())]);
+    let text = |v: &str| [Bind::Text(v.to_owned())];
     if let Some(s) = f.status {
-        push("status = ?", Param::Text(s.as_str().into()));
+        sql.push(" AND status = ?", text(s.as_str()));
     }
     if let Some(k) = f.kind {
-        push("kind = ?", Param::Text(k.as_str().into()));
+        sql.push(" AND kind = ?", text(k.as_str()));
     }
     if let Some(t) = f.number_type {
-        push("number_type = ?", Param::Text(t.as_str().into()));
+        sql.push(" AND number_type = ?", text(t.as_str()));
     }
     if let Some(c) = &f.country {
-        push("country = ?", Param::Text(c.clone()));
+        sql.push(" AND country = ?", text(c));
     }
     if let Some(m) = f.capability_mask {
-        push("0 <> (caps_mask & ?)", Param::Int(m));
+        sql.push(" AND 0 <> (caps_mask & ?)", [Bind::Int(m)]);
     }
     if let Some(p) = &f.number_prefix {
         // The prefix is `+` and digits only, so it needs no LIKE escaping.
-        push("e164 LIKE ?", Param::Text(format!("{p}%")));
+        sql.push(" AND e164 LIKE ?", text(&format!("{p}%")));
     }
     if let Some(s) = f.subscription_status {
-        push("sub_status = ?", Param::Text(s.as_str().into()));
+        sql.push(" AND sub_status = ?", text(s.as_str()));
     }
-    if let Some(after) = after_seq {
-        push("seq > ?", Param::Int(after));
-    }
-    params.push(Param::Int(limit));
-    sql.push_str(&format!(" ORDER BY seq LIMIT ${}", params.len()));
-
-    let mut q = sqlx::query(&sql);
-    for p in params {
-        q = match p {
-            Param::Text(s) => q.bind(s),
-            Param::Int(i) => q.bind(i),
-        };
-    }
-    q.fetch_all(&db.pool).await?.iter().map(from_row).collect()
+    Page::After { seq: after_seq, limit }.apply(&mut sql);
+    sql.query().fetch_all(&db.pool).await?.iter().map(from_row).collect()
 }
 
 pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period, now: DateTime<Utc>) -> sqlx::Result<()> {
@@ -414,5 +386,5 @@ pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limi
 }
 
 fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
-    Ok((parse_col(r, "workspace_id", |s| s.parse().ok())?, parse_col(r, "id", |s| s.parse().ok())?))
+    Ok((parsed(r, "workspace_id")?, parsed(r, "id")?))
 }

@@ -5,44 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::Db;
+use super::{parsed, parsed_opt, Bind, Db, Sql};
+pub use super::Page;
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId, WorkspaceId};
-
-/// Which slice of a list: keyset (native API) or page offset (Autocalls' Laravel paginator).
-#[derive(Clone, Copy, Debug)]
-pub enum Page {
-    After { seq: Option<i64>, limit: i64 },
-    Offset { offset: i64, limit: i64 },
-}
-
-impl Page {
-    fn clause(self, first_param: usize) -> (String, Vec<i64>) {
-        match self {
-            Page::After { seq: Some(seq), limit } => (
-                format!(" AND seq > ${first_param} ORDER BY seq LIMIT ${}", first_param + 1),
-                vec![seq, limit],
-            ),
-            Page::After { seq: None, limit } => (format!(" ORDER BY seq LIMIT ${first_param}"), vec![limit]),
-            Page::Offset { offset, limit } => (
-                format!(" ORDER BY seq LIMIT ${first_param} OFFSET ${}", first_param + 1),
-                vec![limit, offset],
-            ),
-        }
-    }
-}
-
-fn parse<T: std::str::FromStr>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
-    let s: String = row.try_get(col)?;
-    s.parse().map_err(|_| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
-}
-
-fn parse_opt<T: std::str::FromStr>(row: &AnyRow, col: &str) -> sqlx::Result<Option<T>> {
-    match row.try_get::<Option<String>, _>(col)? {
-        Some(s) => s.parse().map(Some).map_err(|_| sqlx::Error::Decode(format!("unexpected {col}: {s:?}").into())),
-        None => Ok(None),
-    }
-}
 
 /// Takes a number out of every assistant and campaign rotation of its workspace; call history is
 /// deliberately left alone. Runs in the transaction that releases or deletes the number.
@@ -87,11 +53,11 @@ const ASSISTANT_COLUMNS: &str = "seq, id, workspace_id, name, direction, number_
 fn assistant_from_row(row: &AnyRow) -> sqlx::Result<Assistant> {
     Ok(Assistant {
         seq: row.try_get("seq")?,
-        id: parse(row, "id")?,
-        workspace_id: parse(row, "workspace_id")?,
+        id: parsed(row, "id")?,
+        workspace_id: parsed(row, "workspace_id")?,
         name: row.try_get("name")?,
         direction: row.try_get("direction")?,
-        number_id: parse_opt(row, "number_id")?,
+        number_id: parsed_opt(row, "number_id")?,
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),
     })
@@ -132,20 +98,7 @@ pub enum Key<U> {
     Seq(i64),
 }
 
-impl<U: std::fmt::Display> Key<U> {
-    fn cond(&self) -> (&'static str, KeyParam) {
-        match self {
-            Key::Id(id) => ("id = $1", KeyParam::Text(id.to_string())),
-            Key::Seq(seq) => ("seq = $1", KeyParam::Int(*seq)),
-        }
-    }
-}
-
-enum KeyParam {
-    Text(String),
-    Int(i64),
-}
-
+/// `SELECT columns FROM table` for one resource of the workspace.
 async fn fetch_by_key<U: std::fmt::Display>(
     conn: &mut AnyConnection,
     table: &str,
@@ -153,14 +106,21 @@ async fn fetch_by_key<U: std::fmt::Display>(
     ws: WorkspaceId,
     key: &Key<U>,
 ) -> sqlx::Result<Option<AnyRow>> {
-    let (cond, param) = key.cond();
-    let sql = format!("SELECT {columns} FROM {table} WHERE {cond} AND workspace_id = $2");
-    let q = sqlx::query(&sql);
-    let q = match param {
-        KeyParam::Text(s) => q.bind(s),
-        KeyParam::Int(i) => q.bind(i),
+    let mut sql = Sql::new(format!("SELECT {columns} FROM {table}"));
+    sql.push(" WHERE workspace_id = ?", [Bind::Text(ws.to_string())]);
+    match key {
+        Key::Id(id) => sql.push(" AND id = ?", [Bind::Text(id.to_string())]),
+        Key::Seq(seq) => sql.push(" AND seq = ?", [Bind::Int(*seq)]),
     };
-    q.bind(ws.to_string()).fetch_optional(&mut *conn).await
+    sql.query().fetch_optional(&mut *conn).await
+}
+
+/// Rows of a workspace's table, one page of them.
+async fn list_page(db: &Db, table: &str, columns: &str, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<AnyRow>> {
+    let mut sql = Sql::new(format!("SELECT {columns} FROM {table}"));
+    sql.push(" WHERE workspace_id = ?", [Bind::Text(ws.to_string())]);
+    page.apply(&mut sql);
+    sql.query().fetch_all(&db.pool).await
 }
 
 pub async fn get_assistant(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<AssistantId>) -> sqlx::Result<Option<Assistant>> {
@@ -168,13 +128,7 @@ pub async fn get_assistant(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<
 }
 
 pub async fn list_assistants(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Assistant>> {
-    let (tail, params) = page.clause(2);
-    let sql = format!("SELECT {ASSISTANT_COLUMNS} FROM assistants WHERE workspace_id = $1{tail}");
-    let mut q = sqlx::query(&sql).bind(ws.to_string());
-    for p in params {
-        q = q.bind(p);
-    }
-    q.fetch_all(&db.pool).await?.iter().map(assistant_from_row).collect()
+    list_page(db, "assistants", ASSISTANT_COLUMNS, ws, page).await?.iter().map(assistant_from_row).collect()
 }
 
 pub async fn count(db: &Db, table: &str, ws: WorkspaceId) -> sqlx::Result<i64> {
@@ -229,7 +183,7 @@ pub struct Campaign {
 const CAMPAIGN_COLUMNS: &str = "seq, id, workspace_id, name, status, created_at, updated_at";
 
 async fn campaign_from_row(conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Result<Campaign> {
-    let id: CampaignId = parse(row, "id")?;
+    let id: CampaignId = parsed(row, "id")?;
     let numbers: Vec<String> =
         sqlx::query_scalar("SELECT number_id FROM campaign_numbers WHERE campaign_id = $1 ORDER BY position")
             .bind(id.to_string())
@@ -238,7 +192,7 @@ async fn campaign_from_row(conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Resu
     Ok(Campaign {
         seq: row.try_get("seq")?,
         id,
-        workspace_id: parse(row, "workspace_id")?,
+        workspace_id: parsed(row, "workspace_id")?,
         name: row.try_get("name")?,
         status: row.try_get("status")?,
         number_ids: numbers.into_iter().filter_map(|s| s.parse().ok()).collect(),
@@ -299,13 +253,7 @@ pub async fn get_campaign(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<C
 }
 
 pub async fn list_campaigns(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Campaign>> {
-    let (tail, params) = page.clause(2);
-    let sql = format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE workspace_id = $1{tail}");
-    let mut q = sqlx::query(&sql).bind(ws.to_string());
-    for p in params {
-        q = q.bind(p);
-    }
-    let rows = q.fetch_all(&db.pool).await?;
+    let rows = list_page(db, "campaigns", CAMPAIGN_COLUMNS, ws, page).await?;
     let mut conn = db.pool.acquire().await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -342,15 +290,15 @@ const CALL_COLUMNS: &str = "seq, id, workspace_id, direction, from_e164, to_e164
 fn call_from_row(row: &AnyRow) -> sqlx::Result<Call> {
     Ok(Call {
         seq: row.try_get("seq")?,
-        id: parse(row, "id")?,
-        workspace_id: parse(row, "workspace_id")?,
+        id: parsed(row, "id")?,
+        workspace_id: parsed(row, "workspace_id")?,
         direction: row.try_get("direction")?,
         from_e164: row.try_get("from_e164")?,
         to_e164: row.try_get("to_e164")?,
-        number_id: parse_opt(row, "number_id")?,
+        number_id: parsed_opt(row, "number_id")?,
         number_e164: row.try_get("number_e164")?,
-        assistant_id: parse_opt(row, "assistant_id")?,
-        campaign_id: parse_opt(row, "campaign_id")?,
+        assistant_id: parsed_opt(row, "assistant_id")?,
+        campaign_id: parsed_opt(row, "campaign_id")?,
         status: row.try_get("status")?,
         started_at: from_micros(row.try_get("started_at")?),
         duration_seconds: row.try_get("duration_seconds")?,
@@ -395,73 +343,48 @@ pub struct CallFilter {
     pub started_before: Option<DateTime<Utc>>,
 }
 
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-fn call_where(f: &CallFilter) -> (String, Vec<Bind>) {
-    let mut sql = String::from(" WHERE workspace_id = $1");
-    let mut binds: Vec<Bind> = Vec::new();
-    let mut push = |cond: &str, b: Bind| {
-        binds.push(b);
-        sql.push_str(" AND ");
-        sql.push_str(&cond.replace('?', &format!("${}", binds.len() + 1)));
-    };
+/// `select` followed by the conditions of `f`.
+fn calls_where(select: String, ws: WorkspaceId, f: &CallFilter) -> Sql {
+    let mut sql = Sql::new(select);
+    let text = |v: String| [Bind::Text(v)];
+    sql.push(" WHERE workspace_id = ?", text(ws.to_string()));
     if let Some(s) = &f.status {
-        push("status = ?", Bind::Text(s.clone()));
+        sql.push(" AND status = ?", text(s.clone()));
     }
     if let Some(d) = &f.direction {
-        push("direction = ?", Bind::Text(d.clone()));
+        sql.push(" AND direction = ?", text(d.clone()));
     }
     if let Some(n) = f.number_id {
-        push("number_id = ?", Bind::Text(n.to_string()));
+        sql.push(" AND number_id = ?", text(n.to_string()));
     }
     if let Some(p) = &f.phone_number {
-        push("(number_e164 = ? OR from_e164 = ? OR to_e164 = ?)", Bind::Text(p.clone()));
+        let p = Bind::Text(p.clone());
+        sql.push(" AND (number_e164 = ? OR from_e164 = ? OR to_e164 = ?)", [p.clone(), p.clone(), p]);
     }
     if let Some(a) = f.assistant_id {
-        push("assistant_id = ?", Bind::Text(a.to_string()));
+        sql.push(" AND assistant_id = ?", text(a.to_string()));
     }
     if let Some(c) = f.campaign_id {
-        push("campaign_id = ?", Bind::Text(c.to_string()));
+        sql.push(" AND campaign_id = ?", text(c.to_string()));
     }
     if let Some(t) = f.started_from {
-        push("started_at >= ?", Bind::Int(to_micros(t)));
+        sql.push(" AND started_at >= ?", [Bind::Int(to_micros(t))]);
     }
     if let Some(t) = f.started_before {
-        push("started_at < ?", Bind::Int(to_micros(t)));
+        sql.push(" AND started_at < ?", [Bind::Int(to_micros(t))]);
     }
-    (sql, binds)
+    sql
 }
 
 /// Calls matching `f`, one page of them.
 pub async fn list_calls(db: &Db, ws: WorkspaceId, f: &CallFilter, page: Page) -> sqlx::Result<Vec<Call>> {
-    let (cond, binds) = call_where(f);
-    let (tail, page_params) = page.clause(binds.len() + 2);
-    let sql = format!("SELECT {CALL_COLUMNS} FROM calls{cond}{tail}");
-    let mut q = bind_all(sqlx::query(&sql).bind(ws.to_string()), &binds);
-    for p in page_params {
-        q = q.bind(p);
-    }
-    q.fetch_all(&db.pool).await?.iter().map(call_from_row).collect()
+    let mut sql = calls_where(format!("SELECT {CALL_COLUMNS} FROM calls"), ws, f);
+    page.apply(&mut sql);
+    sql.query().fetch_all(&db.pool).await?.iter().map(call_from_row).collect()
 }
 
 /// How many calls match `f` in all (for page counts).
 pub async fn count_calls(db: &Db, ws: WorkspaceId, f: &CallFilter) -> sqlx::Result<i64> {
-    let (cond, binds) = call_where(f);
-    let sql = format!("SELECT COUNT(*) AS n FROM calls{cond}");
-    bind_all(sqlx::query(&sql).bind(ws.to_string()), &binds).fetch_one(&db.pool).await?.try_get("n")
-}
-
-type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>;
-
-fn bind_all<'q>(mut q: AnyQuery<'q>, binds: &[Bind]) -> AnyQuery<'q> {
-    for b in binds {
-        q = match b {
-            Bind::Text(s) => q.bind(s.clone()),
-            Bind::Int(i) => q.bind(*i),
-        };
-    }
-    q
+    let sql = calls_where("SELECT COUNT(*) AS n FROM calls".into(), ws, f);
+    sql.query().fetch_one(&db.pool).await?.try_get("n")
 }

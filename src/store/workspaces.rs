@@ -6,7 +6,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use sqlx::{AnyConnection, Row};
 
-use super::Db;
+use super::{parsed, Db};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AccessKeyId, WorkspaceId};
 
@@ -59,9 +59,8 @@ pub fn looks_like_key(secret: &str) -> bool {
 }
 
 fn workspace_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Workspace> {
-    let id: String = row.try_get("id")?;
     Ok(Workspace {
-        id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        id: parsed(row, "id")?,
         name: row.try_get("name")?,
         test_mode: row.try_get::<i64, _>("test_mode")? != 0,
         clock_at: row.try_get::<Option<i64>, _>("clock_at")?.map(from_micros),
@@ -138,11 +137,9 @@ pub async fn list_keys(db: &Db, workspace: WorkspaceId) -> sqlx::Result<Vec<Acce
         .await?;
     rows.iter()
         .map(|row| {
-            let id: String = row.try_get("id")?;
-            let ws: String = row.try_get("workspace_id")?;
             Ok(AccessKeyInfo {
-                id: id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-                workspace_id: ws.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                id: parsed(row, "id")?,
+                workspace_id: parsed(row, "workspace_id")?,
                 prefix: row.try_get("key_prefix")?,
                 created_at: from_micros(row.try_get("created_at")?),
                 revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_micros),
@@ -195,9 +192,6 @@ pub async fn test_clocks(db: &Db) -> sqlx::Result<Vec<(WorkspaceId, DateTime<Utc
         .fetch_all(&db.pool)
         .await?;
     rows.iter()
-        .map(|r| {
-            let id: String = r.try_get("id")?;
-            Ok((id.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?, from_micros(r.try_get("clock_at")?)))
-        })
+        .map(|r| Ok((parsed(r, "id")?, from_micros(r.try_get("clock_at")?))))
         .collect()
 }

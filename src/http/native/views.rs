@@ -195,8 +195,3 @@ pub struct NumberList {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
 }
-
-#[derive(Serialize, ToSchema)]
-pub struct Message {
-    pub message: String,
-}
