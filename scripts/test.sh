@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the whole test suite — unit, integration (SQLite and PostgreSQL) and CLI tests.
+# Checks formatting and lints, then runs the whole test suite — unit, integration (SQLite and PostgreSQL) and CLI tests.
 #
 # PostgreSQL: set TEST_POSTGRES_URL to use a server of your own; otherwise the local server on
 # 127.0.0.1:5432 (user postgres, trust auth) is used, started if it is down, and given a fresh
@@ -27,4 +27,6 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
   export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/${db}"
 fi
 
+cargo fmt --check
+cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets "$@"

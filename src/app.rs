@@ -9,6 +9,8 @@ use crate::carrier::{local::LocalCarrier, Carrier};
 use crate::config::{CarrierKind, Config};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::http::{self, AppState};
+use crate::jobs::runner::work_queue;
+use crate::jobs::Queue;
 use crate::service::Core;
 use crate::store::{Db, DbOptions};
 
@@ -40,7 +42,14 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
 }
 
 pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
-    Arc::new(Core { db, clock, carrier, carrier_timeout: config.carrier_timeout(), outbox: config.outbox.clone() })
+    Arc::new(Core {
+        db,
+        clock,
+        carrier,
+        carrier_timeout: config.carrier_timeout(),
+        outbox: config.outbox.clone(),
+        batch: config.worker.batch,
+    })
 }
 
 /// A running numberd: HTTP on `addr` plus, if enabled, the worker. Dropping `stop` ends both.
@@ -73,33 +82,18 @@ pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> a
     });
     let mut tasks = vec![server];
     if config.worker.enabled {
-        tasks.push(tokio::spawn(worker(core.clone(), Duration::from_millis(config.worker.interval_ms), config.worker.batch, Shutdown(rx))));
+        let interval = Duration::from_millis(config.worker.interval_ms);
+        for queue in Queue::ALL {
+            tasks.push(tokio::spawn(work_queue(core.clone(), queue, interval, rx.clone())));
+        }
     }
     Ok(Running { addr, core, stop, tasks })
 }
 
-/// The period-end worker and outbox delivery. Each pass settles whatever is due by now, so
-/// a worker that was down catches up on its first pass; several workers share the work safely.
-async fn worker(core: Arc<Core>, interval: Duration, batch: i64, shutdown: Shutdown) {
-    let mut tick = tokio::time::interval(interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let stop = shutdown.wait();
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => return,
-            _ = tick.tick() => {}
-        }
-        if let Err(e) = sweep_once(&core, batch).await {
-            tracing::error!(error = %e, "worker pass failed; retrying next tick");
-        }
-    }
-}
-
-/// One full pass: period ends, then carrier deliveries. Also `numberd sweep`.
+/// `numberd sweep`: settles due period ends, then runs due carrier work, once.
 pub async fn sweep_once(core: &Core, batch: i64) -> Result<(usize, usize), crate::error::Error> {
     let settled = core.sweep(None, batch).await?;
-    let delivered = core.deliver_outbox().await?;
+    let delivered = core.run_jobs(Queue::Carrier, &|| false).await?;
     if settled > 0 || delivered > 0 {
         tracing::info!(settled, delivered, "worker pass");
     }

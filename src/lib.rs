@@ -5,6 +5,7 @@ pub mod carrier;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod service;
 pub mod store;
 pub mod app;

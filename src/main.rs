@@ -164,7 +164,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Jobs(JobsCommand::List { status }) => {
-            let status = match status.as_deref().map(jobs::JobStatus::parse) {
+            let status = match status.as_deref().map(numberd::jobs::JobStatus::parse) {
                 Some(None) => return Ok(fail("--status must be pending, done or failed")),
                 Some(s) => s,
                 None => None,
@@ -172,9 +172,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             for j in jobs::list(&db, status).await? {
                 println!(
                     "{}",
-                    json!({ "id": j.id, "kind": j.kind, "workspaceId": j.workspace_id, "numberId": j.number_id,
-                        "number": j.e164, "status": j.status.as_str(), "attempts": j.attempts,
-                        "runAt": j.run_at, "lastError": j.last_error })
+                    json!({ "id": j.id, "kind": j.kind.as_str(), "queue": j.queue.as_str(), "workspaceId": j.workspace_id,
+                        "numberId": j.number_id, "payload": j.payload, "status": j.status.as_str(),
+                        "attempts": j.attempts, "runAt": j.run_at, "lastError": j.last_error })
                 );
             }
         }

@@ -3,7 +3,6 @@
 
 pub mod lifecycle;
 pub mod numbers;
-pub mod outbox;
 pub mod resources;
 
 use std::sync::Arc;
@@ -24,7 +23,10 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub carrier: Arc<dyn Carrier>,
     pub carrier_timeout: std::time::Duration,
+    /// Retry policy and lease of background jobs.
     pub outbox: OutboxConfig,
+    /// Numbers settled per database round (`worker.batch`).
+    pub batch: i64,
 }
 
 /// The workspace a request acts in, established by its access key.

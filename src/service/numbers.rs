@@ -11,6 +11,7 @@ use crate::domain::number::{
 use crate::domain::period::period;
 use crate::domain::phone::E164;
 use crate::error::{Error, Result};
+use crate::jobs::JobKind;
 use crate::store::jobs::{self, Job};
 use crate::store::numbers::{self, BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::store::is_unique_violation;
@@ -148,7 +149,7 @@ impl Core {
     pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {
         let carrier_release = if rec.kind == NumberKind::Dedicated && rec.status == NumberStatus::Inactive {
             let mut conn = self.db.pool.acquire().await?;
-            jobs::latest_for_number(&mut conn, rec.id).await?
+            jobs::latest_for_number(&mut conn, JobKind::CarrierRelease, rec.id).await?
         } else {
             None
         };
@@ -157,7 +158,7 @@ impl Core {
 
     pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<NumberRecord>> {
         // Usually one indexed query that finds nothing due.
-        self.sweep(Some(tenant.id), 100).await?;
+        self.sweep(Some(tenant.id), self.batch).await?;
         Ok(numbers::list(&self.db, tenant.id, filter, after, limit).await?)
     }
 

@@ -1,45 +1,24 @@
-//! The outbox: carrier work written in the same transaction as the state change that needs it,
-//! then delivered at least once by whichever worker claims it (the carrier side is idempotent).
+//! Job rows: background work written in the same transaction as the state change that needs it,
+//! then run at least once by whichever worker of its queue claims it (every kind is idempotent).
 
 use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, parsed, Db};
+use super::{column, parsed_opt, Db};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
-
-pub const CARRIER_RELEASE: &str = "carrier_release";
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    Done,
-    /// Gave up after the configured attempts; kept for an operator to see and retry.
-    Failed,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [JobStatus::Pending, JobStatus::Done, JobStatus::Failed].into_iter().find(|j| j.as_str() == s)
-    }
-}
+use crate::jobs::{JobKind, JobStatus, Queue};
 
 #[derive(Clone, Debug)]
 pub struct Job {
     pub id: i64,
-    pub kind: String,
-    pub workspace_id: WorkspaceId,
-    pub number_id: NumberId,
-    pub e164: String,
+    pub kind: JobKind,
+    pub queue: Queue,
+    pub payload: serde_json::Value,
+    pub dedupe_key: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub number_id: Option<NumberId>,
     pub status: JobStatus,
     pub attempts: i64,
     pub run_at: DateTime<Utc>,
@@ -48,15 +27,29 @@ pub struct Job {
     pub updated_at: DateTime<Utc>,
 }
 
-const COLUMNS: &str = "id, kind, workspace_id, number_id, e164, status, attempts, run_at, last_error, created_at, updated_at";
+/// A job to insert; `workspace_id`/`number_id` name what it is about, for lookups.
+pub struct NewJob {
+    pub kind: JobKind,
+    pub payload: serde_json::Value,
+    pub dedupe_key: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub number_id: Option<NumberId>,
+    pub run_at: DateTime<Utc>,
+}
+
+const COLUMNS: &str =
+    "id, kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, last_error, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
+    let payload: String = row.try_get("payload")?;
     Ok(Job {
         id: row.try_get("id")?,
-        kind: row.try_get("kind")?,
-        workspace_id: parsed(row, "workspace_id")?,
-        number_id: parsed(row, "number_id")?,
-        e164: row.try_get("e164")?,
+        kind: column(row, "kind", JobKind::parse)?,
+        queue: column(row, "queue", Queue::parse)?,
+        payload: serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(format!("job payload: {e}").into()))?,
+        dedupe_key: row.try_get("dedupe_key")?,
+        workspace_id: parsed_opt(row, "workspace_id")?,
+        number_id: parsed_opt(row, "number_id")?,
         status: column(row, "status", JobStatus::parse)?,
         attempts: row.try_get("attempts")?,
         run_at: from_micros(row.try_get("run_at")?),
@@ -66,27 +59,32 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
     })
 }
 
-pub async fn enqueue(conn: &mut AnyConnection, kind: &str, ws: WorkspaceId, number: NumberId, e164: &str, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO jobs (kind, workspace_id, number_id, e164, status, attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
+/// Inserts a pending job in the caller's transaction. A job whose dedupe key is already held by
+/// a live (pending) job is not added: returns false.
+pub async fn insert(conn: &mut AnyConnection, job: NewJob, now: DateTime<Utc>) -> sqlx::Result<bool> {
+    let done = sqlx::query(
+        "INSERT INTO jobs (kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $8) ON CONFLICT DO NOTHING",
     )
-    .bind(kind)
-    .bind(ws.to_string())
-    .bind(number.to_string())
-    .bind(e164)
+    .bind(job.kind.as_str())
+    .bind(job.kind.queue().as_str())
+    .bind(job.payload.to_string())
+    .bind(job.dedupe_key)
+    .bind(job.workspace_id.map(|w| w.to_string()))
+    .bind(job.number_id.map(|n| n.to_string()))
+    .bind(to_micros(job.run_at))
     .bind(to_micros(now))
     .execute(&mut *conn)
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// Claims the oldest due job for `lease`: the attempt is counted up front, and a worker that dies
-/// mid-delivery lets the lease lapse so another picks the job up. The outer conditions are
+/// Claims the oldest due job of `queue` for `lease`: the attempt is counted up front, and a worker
+/// that dies mid-run lets the lease lapse so another picks the job up. The outer conditions are
 /// re-checked on the locked row, so two workers never hold one lease.
-pub async fn claim(db: &Db, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<Option<Job>> {
+pub async fn claim(db: &Db, queue: Queue, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<Option<Job>> {
     let skip = db.for_update_skip_locked();
-    let ready = "status = 'pending' AND run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
+    let ready = "queue = $3 AND status = 'pending' AND run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
     let sql = format!(
         "UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1 \
          WHERE id = (SELECT id FROM jobs WHERE {ready} ORDER BY run_at, id LIMIT 1{skip}) AND {ready} \
@@ -95,6 +93,7 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, lease: Duration) -> sqlx::Result
     sqlx::query(&sql)
         .bind(to_micros(now))
         .bind(to_micros(now + lease))
+        .bind(queue.as_str())
         .fetch_optional(&db.pool)
         .await?
         .map(|r| from_row(&r))
@@ -122,9 +121,10 @@ pub async fn finish(db: &Db, id: i64, outcome: Result<(), (&str, Option<DateTime
     Ok(())
 }
 
-pub async fn latest_for_number(conn: &mut AnyConnection, number: NumberId) -> sqlx::Result<Option<Job>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE number_id = $1 ORDER BY id DESC LIMIT 1"))
+pub async fn latest_for_number(conn: &mut AnyConnection, kind: JobKind, number: NumberId) -> sqlx::Result<Option<Job>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE number_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"))
         .bind(number.to_string())
+        .bind(kind.as_str())
         .fetch_optional(&mut *conn)
         .await?
         .map(|r| from_row(&r))
@@ -134,17 +134,14 @@ pub async fn latest_for_number(conn: &mut AnyConnection, number: NumberId) -> sq
 pub async fn list(db: &Db, status: Option<JobStatus>) -> sqlx::Result<Vec<Job>> {
     let rows = match status {
         Some(s) => {
-            sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE status = $1 ORDER BY id"))
-                .bind(s.as_str())
-                .fetch_all(&db.pool)
-                .await?
+            sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE status = $1 ORDER BY id")).bind(s.as_str()).fetch_all(&db.pool).await?
         }
         None => sqlx::query(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id")).fetch_all(&db.pool).await?,
     };
     rows.iter().map(from_row).collect()
 }
 
-/// Puts a parked job back in the queue with a fresh set of attempts.
+/// Puts a parked job back in its queue with a fresh set of attempts.
 pub async fn requeue(db: &Db, id: i64, now: DateTime<Utc>) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, locked_until = NULL, updated_at = $1 \

@@ -121,8 +121,17 @@ impl TestApp {
 
     pub async fn spawn_with(backend: Backend, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::new(backend).await;
-        let mut config = test_config(&db.url);
-        tweak(&mut config);
+        Self::start_on(db, |url| {
+            let mut config = test_config(url);
+            tweak(&mut config);
+            config
+        })
+        .await
+    }
+
+    /// Starts on a database a test has prepared, with the configuration `config` gives for it.
+    pub async fn start_on(db: TestDb, config: impl FnOnce(&str) -> Config) -> TestApp {
+        let config = config(&db.url);
         Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 

@@ -290,7 +290,7 @@ async fn repeated_carrier_failure_parks_the_release_visibly(b: Backend) {
     assert_eq!(app.carrier.calls().len(), 4);
     // An operator re-queues it (`numberd jobs retry`) once the carrier is back.
     let core = &app.running.core;
-    let failed = numberd::store::jobs::list(&core.db, Some(numberd::store::jobs::JobStatus::Failed)).await.unwrap();
+    let failed = numberd::store::jobs::list(&core.db, Some(numberd::jobs::JobStatus::Failed)).await.unwrap();
     assert_eq!(failed.len(), 1);
     assert!(numberd::store::jobs::requeue(&core.db, failed[0].id, Utc::now()).await.unwrap());
     numberd::app::sweep_once(core, 100).await.unwrap();
@@ -311,14 +311,14 @@ async fn a_crashed_delivery_is_taken_over_after_its_lease(b: Backend) {
         .expect("clock moved");
     assert_eq!(core.sweep(None, 100).await.unwrap(), 1);
     let lease = chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64);
-    let claimed = numberd::store::jobs::claim(&core.db, core.clock.now(), lease).await.unwrap().expect("a due job");
+    let claimed = numberd::store::jobs::claim(&core.db, numberd::jobs::Queue::Carrier, core.clock.now(), lease).await.unwrap().expect("a due job");
     assert_eq!(claimed.attempts, 1);
     // While the lease holds, nobody else delivers it.
-    assert_eq!(core.deliver_outbox().await.unwrap(), 0);
+    assert_eq!(core.run_jobs(numberd::jobs::Queue::Carrier, &|| false).await.unwrap(), 0);
     assert_eq!(carrier_release_of(&ws, &n).await["status"], "pending");
     // After it lapses, the next pass does.
     app.clock.shift(lease + chrono::Duration::seconds(1));
-    assert_eq!(core.deliver_outbox().await.unwrap(), 1);
+    assert_eq!(core.run_jobs(numberd::jobs::Queue::Carrier, &|| false).await.unwrap(), 1);
     let release = carrier_release_of(&ws, &n).await;
     assert_eq!(release["status"], "done");
     assert_eq!(release["attempts"], 2);

@@ -5,6 +5,8 @@ mod common;
 mod auth;
 mod autocalls;
 mod inventory;
+mod jobs;
+mod migrations;
 mod lifecycle;
 mod openapi;
 mod robustness;

@@ -129,7 +129,7 @@ pub fn endpoint_subscription(n: &NumberRecord) -> Option<EndpointSubscription> {
 }
 
 fn carrier_release(job: &Job) -> CarrierReleaseView {
-    use crate::store::jobs::JobStatus;
+    use crate::jobs::JobStatus;
     CarrierReleaseView {
         status: job.status.as_str().into(),
         attempts: job.attempts,

@@ -1,0 +1,140 @@
+//! The job runner: durable background work in named queues, each worked by its own task so a
+//! slow queue (a hanging carrier) never delays another (period ends).
+//!
+//! Adding a kind: a variant in [`JobKind`] (with its queue), a payload type implementing
+//! [`JobType`] in its own file, and one arm in `runner::Core::run_job`.
+
+pub mod carrier_release;
+pub mod runner;
+
+use std::borrow::Cow;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use crate::config::OutboxConfig;
+use crate::domain::ids::{NumberId, WorkspaceId};
+use crate::service::Core;
+use crate::store::jobs::{self, NewJob};
+
+pub use carrier_release::CarrierRelease;
+
+/// A queue and the task that works it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Queue {
+    /// Period ends: the sweep of due numbers, plus any billing jobs.
+    Billing,
+    /// Calls to the telephony carrier.
+    Carrier,
+}
+
+impl Queue {
+    pub const ALL: [Queue; 2] = [Queue::Billing, Queue::Carrier];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Billing => "billing",
+            Queue::Carrier => "carrier",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|q| q.as_str() == s)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobKind {
+    CarrierRelease,
+}
+
+impl JobKind {
+    const ALL: [JobKind; 1] = [JobKind::CarrierRelease];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::CarrierRelease => "carrier_release",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn queue(self) -> Queue {
+        match self {
+            JobKind::CarrierRelease => Queue::Carrier,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobStatus {
+    Pending,
+    Done,
+    /// Gave up after the configured attempts; kept for an operator to see and retry.
+    Failed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Done => "done",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [JobStatus::Pending, JobStatus::Done, JobStatus::Failed].into_iter().find(|j| j.as_str() == s)
+    }
+}
+
+/// One kind of job: its payload (stored as JSON) and how to run and retry it.
+#[async_trait]
+pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
+    const KIND: JobKind;
+
+    /// At most one live job per key; `None` lets duplicates queue.
+    fn dedupe_key(&self) -> Option<String> {
+        None
+    }
+
+    /// The workspace and number the job is about, if any (shown with the number).
+    fn subject(&self) -> Option<(WorkspaceId, NumberId)> {
+        None
+    }
+
+    /// Does the work once; an error is recorded on the job and retried per [`JobType::retry_at`].
+    async fn run(&self, core: &Core) -> Result<(), Cow<'static, str>>;
+
+    /// When to try again after the `attempts`-th failure, or `None` to park the job as failed.
+    /// Default: `base * 2^(attempts-1)`, capped, up to `max_attempts`.
+    fn retry_at(&self, attempts: i64, policy: &OutboxConfig, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if attempts >= policy.max_attempts {
+            return None;
+        }
+        let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(40);
+        let delay = policy.backoff_base_ms.saturating_mul(1u64 << exp).min(policy.backoff_max_ms);
+        Some(now + Duration::milliseconds(delay as i64))
+    }
+}
+
+/// Queues `job` in the caller's transaction, due at `run_at` (real time). Returns false when a
+/// live job already holds its dedupe key.
+pub async fn enqueue<T: JobType>(conn: &mut AnyConnection, job: &T, run_at: DateTime<Utc>) -> sqlx::Result<bool> {
+    let subject = job.subject();
+    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    let new = NewJob {
+        kind: T::KIND,
+        payload,
+        dedupe_key: job.dedupe_key(),
+        workspace_id: subject.map(|s| s.0),
+        number_id: subject.map(|s| s.1),
+        run_at,
+    };
+    jobs::insert(conn, new, run_at).await
+}
