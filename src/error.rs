@@ -1,24 +1,117 @@
-//! The one error type. Every failure a client can see carries an HTTP status, a stable
-//! machine-readable `code` and a human message; each API dialect renders it in its own shape.
+//! The one error type, free of HTTP: a [`Code`] (the stable machine-readable `code`, which also
+//! gives the [`Kind`] of failure), a human message and optional details. Each API dialect maps
+//! kinds and codes to its own status and shape in one place under `src/http/`.
 
 use std::borrow::Cow;
+use std::panic::Location;
 
-use axum::http::StatusCode;
 use serde_json::Value;
+
+/// What went wrong, in terms of the operation rather than of a protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The request itself cannot be read: syntax, encoding, size, media type, method.
+    Malformed,
+    /// A readable request with a value that fails validation (usually naming the field).
+    InvalidInput,
+    NotFound,
+    /// The resource's state forbids it: taken, gone, or not of the right sort.
+    Conflict,
+    /// The operation does not apply to the resource as it is (already scheduled, not billed).
+    Refused,
+    Unauthorized,
+    /// Something the service depends on cannot be reached now; the same request may work later.
+    Unavailable,
+    /// The telephony carrier failed; nothing changed.
+    CarrierFailure,
+    /// A defect or an unexpected failure: logged where it was raised, opaque to the client.
+    Internal,
+}
+
+macro_rules! codes {
+    ($($(#[$doc:meta])* $variant:ident = $wire:literal, $kind:ident;)+) => {
+        /// Every stable error code, with its wire string and kind.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub enum Code {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Code::$variant => $wire,)+
+                }
+            }
+
+            pub fn kind(self) -> Kind {
+                match self {
+                    $(Code::$variant => Kind::$kind,)+
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    MalformedJson = "malformed_json", Malformed;
+    /// A body that could not be read at all.
+    UnreadableBody = "invalid_body", Malformed;
+    /// A JSON body of the wrong shape (not an object, say).
+    InvalidBody = "invalid_body", InvalidInput;
+    InvalidType = "invalid_type", InvalidInput;
+    MissingField = "missing_field", InvalidInput;
+    UnknownField = "unknown_field", InvalidInput;
+    InvalidEnumValue = "invalid_enum_value", InvalidInput;
+    InvalidField = "invalid_field", InvalidInput;
+    TestClockCannotGoBack = "test_clock_cannot_go_back", InvalidInput;
+    PayloadTooLarge = "payload_too_large", Malformed;
+    UnsupportedMediaType = "unsupported_media_type", Malformed;
+    MethodNotAllowed = "method_not_allowed", Malformed;
+    InvalidPathParameter = "invalid_path_parameter", Malformed;
+    InvalidQueryParameter = "invalid_query_parameter", Malformed;
+    InvalidPageToken = "invalid_page_token", Malformed;
+    MissingAccessKey = "missing_access_key", Unauthorized;
+    MalformedAuthorization = "malformed_authorization", Unauthorized;
+    MalformedAccessKey = "malformed_access_key", Unauthorized;
+    InvalidAccessKey = "invalid_access_key", Unauthorized;
+    AccessKeyRevoked = "access_key_revoked", Unauthorized;
+    RouteNotFound = "route_not_found", NotFound;
+    WorkspaceNotFound = "workspace_not_found", NotFound;
+    NumberNotFound = "number_not_found", NotFound;
+    SubscriptionNotFound = "subscription_not_found", NotFound;
+    AssistantNotFound = "assistant_not_found", NotFound;
+    CampaignNotFound = "campaign_not_found", NotFound;
+    NumberAlreadyExists = "number_already_exists", Conflict;
+    NumberAlreadyAssigned = "number_already_assigned", Conflict;
+    NumberAlreadyReleased = "number_already_released", Conflict;
+    SubscriptionAlreadyEnded = "subscription_already_ended", Conflict;
+    WorkspaceNotInTestMode = "workspace_not_in_test_mode", Conflict;
+    ReleaseAlreadyScheduled = "release_already_scheduled", Refused;
+    NumberHasNoSubscription = "number_has_no_subscription", Refused;
+    CarrierReleaseFailed = "carrier_release_failed", CarrierFailure;
+    InternalError = "internal_error", Internal;
+}
 
 #[derive(Debug)]
 pub struct Error {
-    pub status: StatusCode,
-    pub code: &'static str,
+    pub code: Code,
     pub message: Cow<'static, str>,
     pub details: Option<Value>,
+    /// Where an internal error was raised (already logged there).
+    pub location: Option<&'static Location<'static>>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Error { status, code, message: message.into(), details: None }
+    pub fn new(code: Code, message: impl Into<Cow<'static, str>>) -> Self {
+        Error { code, message: message.into(), details: None, location: None }
+    }
+
+    pub fn kind(&self) -> Kind {
+        self.code.kind()
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -26,47 +119,36 @@ impl Error {
         self
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
-    }
-
-    pub fn not_found(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    pub fn conflict(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
-    }
-
-    pub fn unauthorized(code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, code, message)
-    }
-
-    /// A request field that failed validation: 422, naming the field.
+    /// A request field that failed validation, naming the field.
     pub fn invalid_field(field: &str, message: impl Into<Cow<'static, str>>) -> Self {
         let message = message.into();
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("`{field}` {message}"))
+        Self::new(Code::InvalidField, format!("`{field}` {message}"))
             .with_details(serde_json::json!({ "field": field, "reason": message }))
     }
 
-    /// An unexpected failure: logged here with its context, answered with an opaque 500.
+    /// An unexpected failure: logged once, here, with its context and the caller's location;
+    /// clients see an opaque `internal_error`.
+    #[track_caller]
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %err, "{context}");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
+        let at = Location::caller();
+        tracing::error!(error = %err, location = %at, "{context}");
+        Error { location: Some(at), ..Self::new(Code::InternalError, "An internal error occurred.") }
     }
 
     pub fn number_not_found() -> Self {
-        Self::not_found("number_not_found", "Phone number not found.")
+        Self::new(Code::NumberNotFound, "Phone number not found.")
     }
 }
 
 impl From<sqlx::Error> for Error {
+    #[track_caller]
     fn from(err: sqlx::Error) -> Self {
         Error::internal("database error", err)
     }
 }
 
 impl From<anyhow::Error> for Error {
+    #[track_caller]
     fn from(err: anyhow::Error) -> Self {
         Error::internal("unexpected error", format!("{err:#}"))
     }
@@ -74,7 +156,7 @@ impl From<anyhow::Error> for Error {
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(f, "{}: {}", self.code.as_str(), self.message)
     }
 }
 

@@ -9,7 +9,7 @@ use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
 
 use super::AppState;
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::service::Tenant;
 use crate::store::workspaces::{self, KeyLookup};
 
@@ -24,22 +24,22 @@ impl FromRequestParts<AppState> for Authed {
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
-            .ok_or_else(|| Error::unauthorized("missing_access_key", "Send `Authorization: AccessKey <key>` or `Bearer <key>`."))?;
+            .ok_or_else(|| Error::new(Code::MissingAccessKey, "Send `Authorization: AccessKey <key>` or `Bearer <key>`."))?;
         let value = header
             .to_str()
-            .map_err(|_| Error::unauthorized("malformed_authorization", "The Authorization header is not valid text."))?;
+            .map_err(|_| Error::new(Code::MalformedAuthorization, "The Authorization header is not valid text."))?;
         let (scheme, key) = value.trim().split_once(' ').unwrap_or((value, ""));
         if !(scheme.eq_ignore_ascii_case("accesskey") || scheme.eq_ignore_ascii_case("bearer")) {
-            return Err(Error::unauthorized("malformed_authorization", "Use the AccessKey or Bearer scheme."));
+            return Err(Error::new(Code::MalformedAuthorization, "Use the AccessKey or Bearer scheme."));
         }
         let key = key.trim();
         if !workspaces::looks_like_key(key) {
-            return Err(Error::unauthorized("malformed_access_key", "The access key is not in numberd's format."));
+            return Err(Error::new(Code::MalformedAccessKey, "The access key is not in numberd's format."));
         }
         match workspaces::authenticate(&state.core.db, key).await? {
             KeyLookup::Valid(ws) => Ok(Authed(Tenant { id: ws.id, test_mode: ws.test_mode })),
-            KeyLookup::Revoked => Err(Error::unauthorized("access_key_revoked", "This access key has been revoked.")),
-            KeyLookup::Unknown => Err(Error::unauthorized("invalid_access_key", "The access key is not valid.")),
+            KeyLookup::Revoked => Err(Error::new(Code::AccessKeyRevoked, "This access key has been revoked.")),
+            KeyLookup::Unknown => Err(Error::new(Code::InvalidAccessKey, "The access key is not valid.")),
         }
     }
 }
@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for Workspace {
         let ids = PathIds::from_request_parts(parts, state).await?;
         let ws: crate::domain::ids::WorkspaceId = ids.get("workspaceId")?;
         if ws != tenant.id {
-            return Err(Error::not_found("workspace_not_found", "Workspace not found."));
+            return Err(Error::new(Code::WorkspaceNotFound, "Workspace not found."));
         }
         Ok(Workspace(tenant))
     }
@@ -73,7 +73,7 @@ impl PathIds {
 
     pub fn get<T: FromStr>(&self, name: &str) -> Result<T, Error> {
         self.raw(name).and_then(|v| v.parse().ok()).ok_or_else(|| {
-            Error::bad_request("invalid_path_parameter", format!("Path parameter `{name}` is not a valid id."))
+            Error::new(Code::InvalidPathParameter, format!("Path parameter `{name}` is not a valid id."))
                 .with_details(serde_json::json!({ "parameter": name }))
         })
     }
@@ -85,7 +85,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
         let raw = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|_| Error::bad_request("invalid_path_parameter", "The path is not valid UTF-8."))?;
+            .map_err(|_| Error::new(Code::InvalidPathParameter, "The path is not valid UTF-8."))?;
         Ok(PathIds(raw.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()))
     }
 }
@@ -112,28 +112,27 @@ fn json_rejection(r: JsonRejection) -> Error {
             // serde's message names the path and the problem; the code says which problem.
             let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or(text);
             let code = if detail.contains("unknown variant") {
-                "invalid_enum_value"
+                Code::InvalidEnumValue
             } else if detail.contains("unknown field") {
-                "unknown_field"
+                Code::UnknownField
             } else if detail.contains("missing field") {
-                "missing_field"
+                Code::MissingField
             } else if detail.contains("invalid type") || detail.contains("invalid value") || detail.contains("invalid length") {
-                "invalid_type"
+                Code::InvalidType
             } else {
-                "invalid_body"
+                Code::InvalidBody
             };
-            Error::new(StatusCode::UNPROCESSABLE_ENTITY, code, format!("Invalid request body: {detail}"))
+            Error::new(code, format!("Invalid request body: {detail}"))
         }
-        JsonRejection::JsonSyntaxError(_) => Error::bad_request("malformed_json", "The request body is not valid JSON."),
+        JsonRejection::JsonSyntaxError(_) => Error::new(Code::MalformedJson, "The request body is not valid JSON."),
         JsonRejection::MissingJsonContentType(_) => Error::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
+            Code::UnsupportedMediaType,
             "Send the body as JSON with `Content-Type: application/json`.",
         ),
         JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            Error::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The request body is too large.")
+            Error::new(Code::PayloadTooLarge, "The request body is too large.")
         }
-        _ => Error::bad_request("invalid_body", format!("The request body could not be read: {text}")),
+        _ => Error::new(Code::UnreadableBody, format!("The request body could not be read: {text}")),
     }
 }
 
@@ -147,9 +146,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(Error::bad_request("invalid_query_parameter", format!("Invalid query string: {}", e.body_text())))
+                Err(Error::new(Code::InvalidQueryParameter, format!("Invalid query string: {}", e.body_text())))
             }
-            Err(e) => Err(Error::bad_request("invalid_query_parameter", e.body_text())),
+            Err(e) => Err(Error::new(Code::InvalidQueryParameter, e.body_text())),
         }
     }
 }

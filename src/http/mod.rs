@@ -20,7 +20,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-use crate::error::Error;
+use crate::error::{Code, Error, Kind};
 use crate::service::Core;
 
 #[derive(Clone)]
@@ -28,14 +28,31 @@ pub struct AppState {
     pub core: Arc<Core>,
 }
 
+/// The HTTP status of each error, shared by both dialects: by kind, with the few codes whose
+/// status HTTP names more exactly.
+pub fn status_of(code: Code) -> StatusCode {
+    match (code, code.kind()) {
+        (Code::PayloadTooLarge, _) => StatusCode::PAYLOAD_TOO_LARGE,
+        (Code::UnsupportedMediaType, _) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        (Code::MethodNotAllowed, _) => StatusCode::METHOD_NOT_ALLOWED,
+        (_, Kind::Malformed | Kind::Refused) => StatusCode::BAD_REQUEST,
+        (_, Kind::InvalidInput) => StatusCode::UNPROCESSABLE_ENTITY,
+        (_, Kind::NotFound) => StatusCode::NOT_FOUND,
+        (_, Kind::Conflict) => StatusCode::CONFLICT,
+        (_, Kind::Unauthorized) => StatusCode::UNAUTHORIZED,
+        (_, Kind::Unavailable) => StatusCode::SERVICE_UNAVAILABLE,
+        (_, Kind::CarrierFailure | Kind::Internal) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 /// Native error shape: Bird's `Error` (`code`, `message`, optional `details`).
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        let mut body = json!({ "code": self.code, "message": self.message });
+        let mut body = json!({ "code": self.code.as_str(), "message": self.message });
         if let Some(d) = self.details {
             body["details"] = d;
         }
-        (self.status, Json(body)).into_response()
+        (status_of(self.code), Json(body)).into_response()
     }
 }
 
@@ -54,7 +71,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
-            Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.").into_response()
+            Error::new(Code::InternalError, "An internal error occurred.").into_response()
         }))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
@@ -93,9 +110,9 @@ async fn openapi_json() -> Response {
 }
 
 async fn not_found() -> Error {
-    Error::not_found("route_not_found", "No such endpoint.")
+    Error::new(Code::RouteNotFound, "No such endpoint.")
 }
 
 async fn method_not_allowed() -> Error {
-    Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not support that method.")
+    Error::new(Code::MethodNotAllowed, "This endpoint does not support that method.")
 }

@@ -8,7 +8,7 @@ use crate::carrier::{removal, CarrierNumber};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::store::numbers::{self, NumberRecord};
 use crate::jobs::{self, CarrierRelease};
 use crate::store::{resources, workspaces};
@@ -19,13 +19,13 @@ pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please
 pub fn refused(r: Refusal) -> Error {
     match r {
         Refusal::AlreadyScheduled => {
-            Error::bad_request("release_already_scheduled", "Phone number is already scheduled for release.")
+            Error::new(Code::ReleaseAlreadyScheduled, "Phone number is already scheduled for release.")
         }
         Refusal::AlreadyReleased => {
-            Error::conflict("number_already_released", "Phone number has already been released.")
+            Error::new(Code::NumberAlreadyReleased, "Phone number has already been released.")
         }
-        Refusal::NoSubscription => Error::bad_request(
-            "number_has_no_subscription",
+        Refusal::NoSubscription => Error::new(
+            Code::NumberHasNoSubscription,
             "Phone number has no subscription: only dedicated numbers are billed by period.",
         ),
     }
@@ -115,8 +115,8 @@ impl Core {
             Err(r) => {
                 tx.commit().await?;
                 return Err(match r {
-                    Refusal::AlreadyReleased => Error::conflict(
-                        "subscription_already_ended",
+                    Refusal::AlreadyReleased => Error::new(
+                        Code::SubscriptionAlreadyEnded,
                         "The subscription has ended and the number was released; it cannot be resumed.",
                     ),
                     other => refused(other),
@@ -169,8 +169,7 @@ impl Core {
                 if let Err(e) = removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await {
                     tracing::warn!(number_id = %id, error = %e, "carrier refused caller id removal; nothing changed");
                     return Err(Error::new(
-                        axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                        "carrier_release_failed",
+                        Code::CarrierReleaseFailed,
                         CARRIER_FAILED_MESSAGE,
                     ));
                 }
@@ -249,8 +248,8 @@ impl Core {
     /// Moves a test-mode workspace's clock forward and runs everything that fell due.
     pub async fn advance_clock(&self, tenant: Tenant, to: DateTime<Utc>) -> Result<DateTime<Utc>> {
         if !tenant.test_mode {
-            return Err(Error::conflict(
-                "workspace_not_in_test_mode",
+            return Err(Error::new(
+                Code::WorkspaceNotInTestMode,
                 "Only test-mode workspaces have a test clock; live workspaces follow real time.",
             ));
         }
@@ -259,8 +258,7 @@ impl Core {
         let current = self.now(&mut tx, tenant).await?;
         if workspaces::advance_clock(&mut tx, tenant.id, to).await?.is_none() {
             return Err(Error::new(
-                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "test_clock_cannot_go_back",
+                Code::TestClockCannotGoBack,
                 format!("The test clock only moves forward; it is at {}.", current.to_rfc3339()),
             )
             .with_details(serde_json::json!({ "field": "to", "now": current })));

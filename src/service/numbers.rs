@@ -1,6 +1,5 @@
 //! Registering, reading, listing and editing numbers.
 
-use axum::http::StatusCode;
 
 use super::{Core, Tenant};
 use crate::domain::ids::{NumberId, SubscriptionId};
@@ -10,7 +9,7 @@ use crate::domain::number::{
 };
 use crate::domain::period::period;
 use crate::domain::phone::E164;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::jobs::JobKind;
 use crate::store::jobs::{self, Job};
 use crate::store::numbers::{self, BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
@@ -112,8 +111,7 @@ impl Core {
             Ok(r) => r,
             Err(e) if is_unique_violation(&e) => {
                 return Err(Error::new(
-                    StatusCode::CONFLICT,
-                    "number_already_exists",
+                    Code::NumberAlreadyExists,
                     format!("{} is already in this workspace.", rec.e164),
                 )
                 .with_details(serde_json::json!({ "field": "number", "number": rec.e164 })));

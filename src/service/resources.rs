@@ -9,7 +9,7 @@ use super::{Core, Tenant};
 use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId};
 use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::phone::E164;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::store::numbers::{self, NumberRecord};
 use crate::store::resources::{self as store, Assistant, Call, CallFilter, Campaign, Key, Page};
 use crate::store::is_unique_violation;
@@ -296,8 +296,7 @@ impl Core {
 
 fn number_taken(field: &str) -> Error {
     Error::new(
-        axum::http::StatusCode::CONFLICT,
-        "number_already_assigned",
+        Code::NumberAlreadyAssigned,
         "This phone number already serves another inbound assistant.",
     )
     .with_details(serde_json::json!({ "field": field }))
@@ -313,9 +312,9 @@ fn taken_or(e: sqlx::Error, field: &str) -> Error {
 }
 
 pub fn assistant_not_found() -> Error {
-    Error::not_found("assistant_not_found", "Assistant not found.")
+    Error::new(Code::AssistantNotFound, "Assistant not found.")
 }
 
 pub fn campaign_not_found() -> Error {
-    Error::not_found("campaign_not_found", "Campaign not found.")
+    Error::new(Code::CampaignNotFound, "Campaign not found.")
 }

@@ -4,7 +4,6 @@
 use std::future::Future;
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,7 +14,7 @@ use utoipa_axum::routes;
 use super::input::query_int;
 use super::paginator::{PageQuery, PageRequest, Paginated};
 use super::LaravelError;
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::http::extract::{ApiQuery, Authed};
 use crate::http::AppState;
 use crate::service::Tenant;
@@ -92,7 +91,7 @@ fn day(key: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Error> {
 fn found<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
     match r {
         Ok(t) => Ok(Some(t)),
-        Err(e) if e.status == StatusCode::NOT_FOUND => Ok(None),
+        Err(e) if e.kind() == Kind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }

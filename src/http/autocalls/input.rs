@@ -2,10 +2,9 @@
 //! (naming the field) rather than with a deserialiser's message. Fields Autocalls accepts but
 //! numberd has no use for (voices, prompts, schedules...) are ignored, so existing clients work.
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
-use crate::error::Error;
+use crate::error::{Code, Error};
 use crate::http::extract::ApiJson;
 
 pub struct Body(Map<String, Value>);
@@ -16,7 +15,7 @@ impl Body {
     pub fn from(json: Result<ApiJson<Value>, Error>) -> Result<Body, Error> {
         match json?.0 {
             Value::Object(map) => Ok(Body(map)),
-            _ => Err(Error::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", "The request body must be a JSON object.")),
+            _ => Err(Error::new(Code::InvalidBody, "The request body must be a JSON object.")),
         }
     }
 

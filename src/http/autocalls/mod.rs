@@ -18,7 +18,8 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use crate::domain::ids::NumberId;
-use crate::error::Error;
+use crate::error::{Code, Error, Kind};
+use crate::http::status_of;
 use crate::service::Tenant;
 use crate::store::numbers::{self, NumberRecord};
 
@@ -69,19 +70,20 @@ impl IntoResponse for LaravelError {
 }
 
 fn render(e: Error, shape: Shape) -> Response {
-    if e.status == StatusCode::UNAUTHORIZED {
+    if e.kind() == Kind::Unauthorized {
         // Sanctum's answer, whatever was wrong with the key.
         return (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Unauthenticated." }))).into_response();
     }
     // Autocalls forgets a number once it has left; the native API explains why (409).
-    let e = if e.code == "number_already_released" { Error::number_not_found() } else { e };
+    let e = if e.code == Code::NumberAlreadyReleased { Error::number_not_found() } else { e };
+    let status = status_of(e.code);
     let (status, body) = match (shape, invalid_field(&e)) {
-        (Shape::Phone, Some((_, message))) => (e.status, json!({ "error": message })),
-        (Shape::Phone, None) => (e.status, json!({ "error": e.message })),
+        (Shape::Phone, Some((_, message))) => (status, json!({ "error": message })),
+        (Shape::Phone, None) => (status, json!({ "error": e.message })),
         (Shape::Laravel, Some((field, message))) => {
             (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": message, "errors": { field: [message] } }))
         }
-        (Shape::Laravel, None) => (e.status, json!({ "message": e.message })),
+        (Shape::Laravel, None) => (status, json!({ "message": e.message })),
     };
     (status, Json(body)).into_response()
 }

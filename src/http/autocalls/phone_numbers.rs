@@ -13,7 +13,7 @@ use super::input::{one_of, Body};
 use super::{laravel_time, number_by_seq, path_seq, LaravelError, PhoneError};
 use crate::domain::ids::NumberId;
 use crate::domain::number::{NumberKind, NumberStatus, SubscriptionStatus};
-use crate::error::Error;
+use crate::error::{Error, Kind};
 use crate::http::extract::{ApiJson, ApiQuery, Authed, PathIds};
 use crate::http::native::numbers::{DELETED_MESSAGE, RELEASED_MESSAGE};
 use crate::http::AppState;
@@ -181,7 +181,7 @@ async fn release_phone_number(
     let id = path_number(&state, tenant, ids).await?;
     let released = state.core.release(tenant, id).await.map_err(|e| {
         // The release page promises one message for every failure on our side.
-        if e.status.is_server_error() { Error { message: CARRIER_FAILED_MESSAGE.into(), ..e } } else { e }
+        if matches!(e.kind(), Kind::CarrierFailure | Kind::Internal | Kind::Unavailable) { Error { message: CARRIER_FAILED_MESSAGE.into(), ..e } } else { e }
     })?;
     let message = match released {
         Released::Scheduled(_) => RELEASED_MESSAGE,

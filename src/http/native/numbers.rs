@@ -15,7 +15,7 @@ use crate::domain::number::{
     Capabilities, CapabilityName, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
 };
 use crate::domain::phone::normalise_prefix;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::lifecycle::Released;
@@ -139,7 +139,7 @@ async fn list_numbers(
     let (after, limit) = PageParams { limit: q.limit, page_token: q.page_token.clone() }.parse()?;
     let number_prefix = match &q.number_prefix {
         Some(p) => Some(normalise_prefix(p).ok_or_else(|| {
-            Error::bad_request("invalid_query_parameter", "`numberPrefix` must be digits, optionally after a +.")
+            Error::new(Code::InvalidQueryParameter, "`numberPrefix` must be digits, optionally after a +.")
                 .with_details(serde_json::json!({ "parameter": "numberPrefix" }))
         })?),
         None => None,

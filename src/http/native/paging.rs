@@ -5,7 +5,7 @@ use base64::Engine;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 pub const DEFAULT_LIMIT: i64 = 10;
 pub const MAX_LIMIT: i64 = 99;
@@ -27,13 +27,13 @@ impl PageParams {
     pub fn parse(&self) -> Result<(Option<i64>, i64)> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_request("invalid_query_parameter", format!("`limit` must be between 1 and {MAX_LIMIT}."))
+            return Err(Error::new(Code::InvalidQueryParameter, format!("`limit` must be between 1 and {MAX_LIMIT}."))
                 .with_details(serde_json::json!({ "parameter": "limit" })));
         }
         let after = match &self.page_token {
             None => None,
             Some(t) => Some(decode(t).ok_or_else(|| {
-                Error::bad_request("invalid_page_token", "`pageToken` is not a token this API issued.")
+                Error::new(Code::InvalidPageToken, "`pageToken` is not a token this API issued.")
                     .with_details(serde_json::json!({ "parameter": "pageToken" }))
             })?),
         };

@@ -9,7 +9,7 @@ use utoipa_axum::routes;
 
 use super::views::{endpoint_subscription, EndpointSubscription};
 use crate::domain::ids::NumberId;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::http::extract::{PathIds, Workspace};
 use crate::http::AppState;
 use crate::store::numbers::NumberRecord;
@@ -28,7 +28,7 @@ pub struct SubscriptionList {
 }
 
 fn not_found() -> Error {
-    Error::not_found("subscription_not_found", "Subscription not found.")
+    Error::new(Code::SubscriptionNotFound, "Subscription not found.")
 }
 
 /// The endpoint id and subscription name; only `main` exists.
@@ -82,7 +82,7 @@ async fn resume(State(state): State<AppState>, Workspace(tenant): Workspace, ids
 
 /// Under `/subscriptions/main`, a number without a subscription has no such resource.
 fn no_sub_is_404(e: Error) -> Error {
-    if e.code == "number_has_no_subscription" {
+    if e.code == Code::NumberHasNoSubscription {
         not_found()
     } else {
         e
