@@ -20,8 +20,9 @@ use numberd::domain::clock::SystemClock;
 use numberd::domain::ids::{NumberId, SubscriptionId};
 use numberd::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use numberd::domain::period::period;
-use numberd::service::Tenant;
-use numberd::store::numbers::{self, NumberFilter, NumberRecord, SubscriptionRecord};
+use numberd::service::{Actor, Tenant};
+use numberd::domain::record::{NumberFilter, NumberRecord, SubscriptionRecord};
+use numberd::store::numbers;
 use numberd::store::workspaces;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -148,7 +149,7 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     let mut deep = Vec::new();
     let mut filtered = Vec::new();
     let mut store = Vec::new();
-    let tenant = Tenant { id: big.id, test_mode: false };
+    let tenant = Tenant { id: big.id, test_mode: false, actor: Actor::Worker };
     for _ in 0..samples {
         first.push(list("limit=99".into()).await);
         deep.push(list(format!("limit=99&pageToken={deep_token}")).await);

@@ -8,3 +8,5 @@ pub mod money;
 pub mod number;
 pub mod period;
 pub mod phone;
+pub mod record;
+pub mod resources;

@@ -11,7 +11,6 @@ use serde::de::DeserializeOwned;
 use super::AppState;
 use crate::error::{Code, Error};
 use crate::service::Tenant;
-use crate::store::workspaces::{self, KeyLookup};
 
 /// The caller's workspace, from `Authorization: AccessKey <key>` or `Bearer <key>`.
 #[derive(Clone, Copy, Debug)]
@@ -32,15 +31,7 @@ impl FromRequestParts<AppState> for Authed {
         if !(scheme.eq_ignore_ascii_case("accesskey") || scheme.eq_ignore_ascii_case("bearer")) {
             return Err(Error::new(Code::MalformedAuthorization, "Use the AccessKey or Bearer scheme."));
         }
-        let key = key.trim();
-        if !workspaces::looks_like_key(key) {
-            return Err(Error::new(Code::MalformedAccessKey, "The access key is not in numberd's format."));
-        }
-        match workspaces::authenticate(&state.core.db, key).await? {
-            KeyLookup::Valid(ws) => Ok(Authed(Tenant { id: ws.id, test_mode: ws.test_mode })),
-            KeyLookup::Revoked => Err(Error::new(Code::AccessKeyRevoked, "This access key has been revoked.")),
-            KeyLookup::Unknown => Err(Error::new(Code::InvalidAccessKey, "The access key is not valid.")),
-        }
+        Ok(Authed(state.core.authenticate(key.trim()).await?))
     }
 }
 

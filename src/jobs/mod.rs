@@ -93,6 +93,24 @@ impl JobStatus {
     }
 }
 
+/// A job as stored: what to do (`kind`, `payload`), where, and how it is going.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: i64,
+    pub kind: JobKind,
+    pub queue: Queue,
+    pub payload: serde_json::Value,
+    pub dedupe_key: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
+    pub number_id: Option<NumberId>,
+    pub status: JobStatus,
+    pub attempts: i64,
+    pub run_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 /// One kind of job: its payload (stored as JSON) and how to run and retry it.
 #[async_trait]
 pub trait JobType: Serialize + DeserializeOwned + Send + Sync {

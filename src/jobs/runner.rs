@@ -6,10 +6,10 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, JobKind, JobType, Queue};
+use super::{CarrierRelease, Job, JobKind, JobType, Queue};
 use crate::error::Result;
 use crate::service::Core;
-use crate::store::jobs::{self, Job};
+use crate::store::jobs;
 
 impl Core {
     /// One pass over `queue`: the billing queue first settles every due period end; then every

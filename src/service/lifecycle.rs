@@ -3,13 +3,14 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::{Core, Tenant};
+use super::{Actor, Core, Tenant};
 use crate::carrier::{removal, CarrierNumber};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
 use crate::error::{Code, Error, Result};
-use crate::store::numbers::{self, NumberRecord};
+use crate::domain::record::NumberRecord;
+use crate::store::numbers;
 use crate::jobs::{self, CarrierRelease};
 use crate::store::{resources, workspaces};
 
@@ -190,7 +191,7 @@ impl Core {
     pub async fn settle_one(&self, ws: WorkspaceId, id: NumberId, skip_locked: bool) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
         let Some(w) = workspaces::get_workspace(&mut tx, ws).await? else { return Ok(false) };
-        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode }).await?;
+        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode, actor: Actor::Worker }).await?;
         let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
         let Some(mut rec) = numbers::get(&mut tx, ws, id, lock).await? else { return Ok(false) };
         let moved = self.settle(&mut tx, &mut rec, now).await?;

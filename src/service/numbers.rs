@@ -10,9 +10,10 @@ use crate::domain::number::{
 use crate::domain::period::period;
 use crate::domain::phone::E164;
 use crate::error::{Code, Error, Result};
-use crate::jobs::JobKind;
-use crate::store::jobs::{self, Job};
-use crate::store::numbers::{self, BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::jobs::{Job, JobKind};
+use crate::store::jobs;
+use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::store::numbers;
 use crate::store::is_unique_violation;
 
 pub const NICKNAME_MAX: usize = 50;

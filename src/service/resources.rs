@@ -10,8 +10,10 @@ use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId};
 use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::phone::E164;
 use crate::error::{Code, Error, Result};
-use crate::store::numbers::{self, NumberRecord};
-use crate::store::resources::{self as store, Assistant, Call, CallFilter, Campaign, Key, Page};
+use crate::domain::record::NumberRecord;
+use crate::store::numbers;
+use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
+use crate::store::resources as store;
 use crate::store::is_unique_violation;
 
 pub const NAME_MAX: usize = 255;
@@ -60,10 +62,7 @@ impl Core {
             NumberRef::Id(id) => numbers::get(conn, tenant.id, id, "").await?,
             NumberRef::Seq(seq) => numbers::get_by_seq(conn, tenant.id, seq, "").await?,
         };
-        match rec {
-            Some(n) if n.deleted_at.is_none() && n.status == NumberStatus::Active => Ok(n),
-            _ => Err(Error::invalid_field(field, "is not a phone number in this workspace")),
-        }
+        attachable(rec.as_ref(), field).cloned()
     }
 
     async fn check_assignment(
@@ -156,18 +155,26 @@ impl Core {
         Ok(store::list_assistants(&self.db, tenant.id, page).await?)
     }
 
+    /// The numbers of a rotation, checked and looked up in one query.
     async fn rotation(&self, conn: &mut AnyConnection, tenant: Tenant, refs: &[NumberRef]) -> Result<Vec<NumberId>> {
-        let mut ids = Vec::with_capacity(refs.len());
+        let ids: Vec<NumberId> = refs.iter().filter_map(|r| if let NumberRef::Id(id) = r { Some(*id) } else { None }).collect();
+        let seqs: Vec<i64> = refs.iter().filter_map(|r| if let NumberRef::Seq(s) = r { Some(*s) } else { None }).collect();
+        let found = if refs.is_empty() { Vec::new() } else { numbers::get_many(conn, tenant.id, &ids, &seqs).await? };
+        let mut out = Vec::with_capacity(refs.len());
         let mut seen = HashSet::new();
         for (i, r) in refs.iter().enumerate() {
             let field = format!("numbers.{i}");
-            let n = self.live_number(conn, tenant, &field, *r).await?;
+            let n = found.iter().find(|n| match r {
+                NumberRef::Id(id) => n.id == *id,
+                NumberRef::Seq(seq) => n.seq == *seq,
+            });
+            let n = attachable(n, &field)?;
             if !seen.insert(n.id) {
                 return Err(Error::invalid_field(&field, "appears more than once in the rotation"));
             }
-            ids.push(n.id);
+            out.push(n.id);
         }
-        Ok(ids)
+        Ok(out)
     }
 
     pub async fn create_campaign(&self, tenant: Tenant, name: &str, numbers: &[NumberRef]) -> Result<Campaign> {
@@ -291,6 +298,14 @@ impl Core {
 
     pub async fn count_calls(&self, tenant: Tenant, filter: &CallFilter) -> Result<i64> {
         Ok(store::count_calls(&self.db, tenant.id, filter).await?)
+    }
+}
+
+/// A number that can be attached to an assistant or a campaign: live in the workspace.
+fn attachable<'a>(n: Option<&'a NumberRecord>, field: &str) -> Result<&'a NumberRecord> {
+    match n {
+        Some(n) if n.deleted_at.is_none() && n.status == NumberStatus::Active => Ok(n),
+        _ => Err(Error::invalid_field(field, "is not a phone number in this workspace")),
     }
 }
 

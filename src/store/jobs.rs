@@ -8,24 +8,7 @@ use sqlx::{AnyConnection, Row};
 use super::{column, parsed_opt, Db};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
-use crate::jobs::{JobKind, JobStatus, Queue};
-
-#[derive(Clone, Debug)]
-pub struct Job {
-    pub id: i64,
-    pub kind: JobKind,
-    pub queue: Queue,
-    pub payload: serde_json::Value,
-    pub dedupe_key: Option<String>,
-    pub workspace_id: Option<WorkspaceId>,
-    pub number_id: Option<NumberId>,
-    pub status: JobStatus,
-    pub attempts: i64,
-    pub run_at: DateTime<Utc>,
-    pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
+use crate::jobs::{Job, JobKind, JobStatus, Queue};
 
 /// A job to insert; `workspace_id`/`number_id` name what it is about, for lookups.
 pub struct NewJob {

@@ -13,6 +13,8 @@ use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 
+use crate::domain::resources::Page;
+
 pub type Tx = Transaction<'static, Any>;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -180,11 +182,11 @@ impl Sql {
     }
 }
 
-/// Which slice of a list: keyset (native API) or page offset (Autocalls' Laravel paginator).
-#[derive(Clone, Copy, Debug)]
-pub enum Page {
-    After { seq: Option<i64>, limit: i64 },
-    Offset { offset: i64, limit: i64 },
+/// Appends ` IN (?, ?, ...)` with one text bind per value; `values` must not be empty.
+pub(crate) fn in_list<T: std::fmt::Display>(sql: &mut Sql, values: impl IntoIterator<Item = T>) {
+    let binds: Vec<Bind> = values.into_iter().map(|v| Bind::Text(v.to_string())).collect();
+    let marks = vec!["?"; binds.len()].join(", ");
+    sql.push(&format!(" IN ({marks})"), binds);
 }
 
 impl Page {
@@ -208,6 +210,12 @@ pub(crate) fn column<T>(row: &sqlx::any::AnyRow, col: &str, parse: impl Fn(&str)
 /// An id (or any `FromStr`) stored as text.
 pub(crate) fn parsed<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<T> {
     column(row, col, |s| s.parse().ok())
+}
+
+/// A text value fetched on its own, read with `FromStr`; one the code cannot read is a decode
+/// error naming its column, never skipped.
+pub(crate) fn parse_text<T: FromStr>(col: &str, s: &str) -> sqlx::Result<T> {
+    s.parse().map_err(|_| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
 }
 
 pub(crate) fn parsed_opt<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<Option<T>> {

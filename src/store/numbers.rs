@@ -5,81 +5,16 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, parsed, Bind, Db, Page, Sql};
+use super::{column, in_list, parsed, Bind, Db, Sql};
+use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::resources::Page;
 use crate::domain::clock::{from_micros, to_micros};
-use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
-use crate::domain::lifecycle::Billing;
+use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::number::{
-    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
+    NumberKind, NumberStatus, NumberType, SubscriptionStatus,
 };
 use crate::domain::period::Period;
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct SubscriptionRecord {
-    pub id: SubscriptionId,
-    pub status: SubscriptionStatus,
-    /// Start of the first period; every period boundary is computed from it.
-    pub anchor: DateTime<Utc>,
-    pub period_index: i64,
-    pub subscribed_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-}
-
-impl SubscriptionRecord {
-    pub fn billing(&self) -> Billing {
-        Billing { status: self.status, anchor: self.anchor, period_index: self.period_index }
-    }
-
-    pub fn current_period(&self) -> Period {
-        self.billing().current()
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct NumberRecord {
-    /// Integer id: the Autocalls dialect's `id`.
-    pub seq: i64,
-    pub id: NumberId,
-    pub workspace_id: WorkspaceId,
-    pub e164: String,
-    pub kind: NumberKind,
-    pub number_type: NumberType,
-    pub country: String,
-    pub capabilities: Capabilities,
-    pub price: Option<Money>,
-    pub configurations: NumberConfigurations,
-    pub nickname: Option<String>,
-    pub status: NumberStatus,
-    pub subscription: Option<SubscriptionRecord>,
-    pub activated_at: Option<DateTime<Utc>>,
-    pub deactivated_at: Option<DateTime<Utc>>,
-    pub deleted_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl NumberRecord {
-    pub fn subscription_status(&self) -> SubscriptionStatus {
-        self.subscription.as_ref().map_or(SubscriptionStatus::None, |s| s.status)
-    }
-
-    /// Whether a period end has fallen due by `now` and not been applied yet.
-    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
-        self.subscription.as_ref().is_some_and(|s| {
-            matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling) && s.current_period().end <= now
-        })
-    }
-
-    /// When a canceling number will leave: the end of its paid period.
-    pub fn deactivates_at(&self) -> Option<DateTime<Utc>> {
-        self.subscription
-            .as_ref()
-            .filter(|s| s.status == SubscriptionStatus::Canceling)
-            .map(|s| s.current_period().end)
-    }
-}
 
 const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
     price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
@@ -253,6 +188,34 @@ pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, loc
         .transpose()
 }
 
+/// The workspace's numbers (deleted ones included) named by uuid or integer id, in one query.
+pub async fn get_many(conn: &mut AnyConnection, ws: WorkspaceId, ids: &[NumberId], seqs: &[i64]) -> sqlx::Result<Vec<NumberRecord>> {
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM numbers WHERE workspace_id = "));
+    sql.push("? AND (1 = 0", [Bind::Text(ws.to_string())]);
+    if !ids.is_empty() {
+        sql.push(" OR id", []);
+        in_list(&mut sql, ids);
+    }
+    if !seqs.is_empty() {
+        let marks = vec!["?"; seqs.len()].join(", ");
+        sql.push(&format!(" OR seq IN ({marks})"), seqs.iter().map(|s| Bind::Int(*s)));
+    }
+    sql.push(")", []);
+    sql.query().fetch_all(&mut *conn).await?.iter().map(from_row).collect()
+}
+
+/// Integer ids of the workspace's numbers among `ids`, deleted ones included, in one query.
+pub async fn seqs_of(db: &Db, ws: WorkspaceId, ids: &[NumberId]) -> sqlx::Result<Vec<(NumberId, i64)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new("SELECT id, seq FROM numbers WHERE workspace_id = ");
+    sql.push("? AND id", [Bind::Text(ws.to_string())]);
+    in_list(&mut sql, ids);
+    let rows = sql.query().fetch_all(&db.pool).await?;
+    rows.iter().map(|r| Ok((parsed(r, "id")?, r.try_get("seq")?))).collect()
+}
+
 /// Same as [`get`] but finds deleted numbers too (their calls still point at them).
 pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2"))
@@ -262,19 +225,6 @@ pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) ->
         .await?
         .map(|r| from_row(&r))
         .transpose()
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct NumberFilter {
-    pub status: Option<NumberStatus>,
-    pub kind: Option<NumberKind>,
-    pub number_type: Option<NumberType>,
-    pub country: Option<String>,
-    /// Bits of [`Capabilities::mask`] of which at least one must be set.
-    pub capability_mask: Option<i64>,
-    /// `+digits`; the number must start with it.
-    pub number_prefix: Option<String>,
-    pub subscription_status: Option<SubscriptionStatus>,
 }
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
@@ -325,12 +275,6 @@ pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period
     .execute(&mut *conn)
     .await?;
     Ok(())
-}
-
-#[derive(Clone, Debug)]
-pub struct BilledPeriod {
-    pub period: Period,
-    pub price: Option<Money>,
 }
 
 pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledPeriod>> {

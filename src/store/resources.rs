@@ -5,10 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{parsed, parsed_opt, Bind, Db, Sql};
-pub use super::Page;
+use super::{in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
+use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
 use crate::domain::clock::{from_micros, to_micros};
-use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId, WorkspaceId};
+use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
 
 /// Takes a number out of every assistant and campaign rotation of its workspace; call history is
 /// deliberately left alone. Runs in the transaction that releases or deletes the number.
@@ -34,19 +34,6 @@ pub async fn detach_number(conn: &mut AnyConnection, number: NumberId, now: Date
 
 // ---------------------------------------------------------------------------------------------
 // Assistants
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Assistant {
-    pub seq: i64,
-    pub id: AssistantId,
-    pub workspace_id: WorkspaceId,
-    pub name: String,
-    /// `inbound` answers calls to its number; `outbound` places calls from it.
-    pub direction: String,
-    pub number_id: Option<NumberId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
 
 const ASSISTANT_COLUMNS: &str = "seq, id, workspace_id, name, direction, number_id, created_at, updated_at";
 
@@ -90,12 +77,6 @@ pub async fn update_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::
         .execute(&mut *conn)
         .await?;
     Ok(())
-}
-
-/// A resource by uuid (native API) or integer id (Autocalls dialect).
-pub enum Key<U> {
-    Id(U),
-    Seq(i64),
 }
 
 /// `SELECT columns FROM table` for one resource of the workspace.
@@ -150,7 +131,7 @@ pub async fn inbound_assistant_of(conn: &mut AnyConnection, number: NumberId) ->
             .bind(number.to_string())
             .fetch_optional(&mut *conn)
             .await?;
-    Ok(id.and_then(|s| s.parse().ok()))
+    id.map(|s| parse_text("assistants.id", &s)).transpose()
 }
 
 /// Numbers of the workspace that serve an inbound assistant.
@@ -161,44 +142,72 @@ pub async fn inbound_numbers(db: &Db, ws: WorkspaceId) -> sqlx::Result<Vec<Numbe
     .bind(ws.to_string())
     .fetch_all(&db.pool)
     .await?;
-    Ok(ids.into_iter().filter_map(|s| s.parse().ok()).collect())
+    ids.iter().map(|s| parse_text("assistants.number_id", s)).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Campaigns
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Campaign {
-    pub seq: i64,
-    pub id: CampaignId,
-    pub workspace_id: WorkspaceId,
-    pub name: String,
-    pub status: String,
-    /// The rotation, in order; only numbers still in the workspace.
-    pub number_ids: Vec<NumberId>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
 const CAMPAIGN_COLUMNS: &str = "seq, id, workspace_id, name, status, created_at, updated_at";
 
-async fn campaign_from_row(conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Result<Campaign> {
-    let id: CampaignId = parsed(row, "id")?;
-    let numbers: Vec<String> =
-        sqlx::query_scalar("SELECT number_id FROM campaign_numbers WHERE campaign_id = $1 ORDER BY position")
-            .bind(id.to_string())
-            .fetch_all(&mut *conn)
-            .await?;
-    Ok(Campaign {
-        seq: row.try_get("seq")?,
-        id,
-        workspace_id: parsed(row, "workspace_id")?,
-        name: row.try_get("name")?,
-        status: row.try_get("status")?,
-        number_ids: numbers.into_iter().filter_map(|s| s.parse().ok()).collect(),
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-    })
+/// Campaigns from their rows, with every rotation loaded in one query.
+async fn campaigns_from_rows(conn: &mut AnyConnection, rows: &[AnyRow]) -> sqlx::Result<Vec<Campaign>> {
+    let mut campaigns = rows
+        .iter()
+        .map(|row| {
+            Ok(Campaign {
+                seq: row.try_get("seq")?,
+                id: parsed(row, "id")?,
+                workspace_id: parsed(row, "workspace_id")?,
+                name: row.try_get("name")?,
+                status: row.try_get("status")?,
+                number_ids: Vec::new(),
+                created_at: from_micros(row.try_get("created_at")?),
+                updated_at: from_micros(row.try_get("updated_at")?),
+            })
+        })
+        .collect::<sqlx::Result<Vec<_>>>()?;
+    if campaigns.is_empty() {
+        return Ok(campaigns);
+    }
+    let mut sql = Sql::new("SELECT campaign_id, number_id FROM campaign_numbers WHERE campaign_id");
+    in_list(&mut sql, campaigns.iter().map(|c| c.id));
+    sql.push(" ORDER BY campaign_id, position", []);
+    for row in sql.query().fetch_all(&mut *conn).await? {
+        let campaign: CampaignId = parsed(&row, "campaign_id")?;
+        let number: NumberId = parsed(&row, "number_id")?;
+        if let Some(c) = campaigns.iter_mut().find(|c| c.id == campaign) {
+            c.number_ids.push(number);
+        }
+    }
+    Ok(campaigns)
+}
+
+/// Names of the workspace's assistants or campaigns among `ids`, in one query; ids that name
+/// nothing (deleted since) are absent.
+pub async fn names_of<U>(db: &Db, table: NamedTable, ws: WorkspaceId, ids: &[U]) -> sqlx::Result<Vec<(U, String)>>
+where
+    U: std::fmt::Display + std::str::FromStr + Copy,
+{
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let table = match table {
+        NamedTable::Assistants => "assistants",
+        NamedTable::Campaigns => "campaigns",
+    };
+    let mut sql = Sql::new(format!("SELECT id, name FROM {table} WHERE workspace_id = "));
+    sql.push("? AND id", [Bind::Text(ws.to_string())]);
+    in_list(&mut sql, ids.iter().copied());
+    let rows = sql.query().fetch_all(&db.pool).await?;
+    rows.iter().map(|r| Ok((parsed(r, "id")?, r.try_get("name")?))).collect()
+}
+
+/// The tables whose rows have a name.
+#[derive(Clone, Copy, Debug)]
+pub enum NamedTable {
+    Assistants,
+    Campaigns,
 }
 
 pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Result<Campaign> {
@@ -247,42 +256,18 @@ pub async fn update_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
 
 pub async fn get_campaign(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<CampaignId>) -> sqlx::Result<Option<Campaign>> {
     match fetch_by_key(conn, "campaigns", CAMPAIGN_COLUMNS, ws, key).await? {
-        Some(row) => Ok(Some(campaign_from_row(conn, &row).await?)),
+        Some(row) => Ok(campaigns_from_rows(conn, std::slice::from_ref(&row)).await?.pop()),
         None => Ok(None),
     }
 }
 
 pub async fn list_campaigns(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Campaign>> {
     let rows = list_page(db, "campaigns", CAMPAIGN_COLUMNS, ws, page).await?;
-    let mut conn = db.pool.acquire().await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(campaign_from_row(&mut conn, row).await?);
-    }
-    Ok(out)
+    campaigns_from_rows(&mut *db.pool.acquire().await?, &rows).await
 }
 
 // ---------------------------------------------------------------------------------------------
 // Calls
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct Call {
-    pub seq: i64,
-    pub id: CallId,
-    pub workspace_id: WorkspaceId,
-    pub direction: String,
-    pub from_e164: String,
-    pub to_e164: String,
-    pub number_id: Option<NumberId>,
-    /// The workspace number's E.164 as it was at call time; kept after the number goes.
-    pub number_e164: Option<String>,
-    pub assistant_id: Option<AssistantId>,
-    pub campaign_id: Option<CampaignId>,
-    pub status: String,
-    pub started_at: DateTime<Utc>,
-    pub duration_seconds: i64,
-    pub created_at: DateTime<Utc>,
-}
 
 const CALL_COLUMNS: &str = "seq, id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, \
     assistant_id, campaign_id, status, started_at, duration_seconds, created_at";
@@ -328,19 +313,6 @@ pub async fn insert_call(conn: &mut AnyConnection, c: &Call) -> sqlx::Result<Cal
     .fetch_one(&mut *conn)
     .await?;
     Ok(Call { seq, ..c.clone() })
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct CallFilter {
-    pub status: Option<String>,
-    pub direction: Option<String>,
-    pub number_id: Option<NumberId>,
-    /// Matches the workspace number or the other party.
-    pub phone_number: Option<String>,
-    pub assistant_id: Option<AssistantId>,
-    pub campaign_id: Option<CampaignId>,
-    pub started_from: Option<DateTime<Utc>>,
-    pub started_before: Option<DateTime<Utc>>,
 }
 
 /// `select` followed by the conditions of `f`.

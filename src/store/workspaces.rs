@@ -149,14 +149,14 @@ pub async fn list_keys(db: &Db, workspace: WorkspaceId) -> sqlx::Result<Vec<Acce
 }
 
 pub enum KeyLookup {
-    Valid(Workspace),
+    Valid(Workspace, AccessKeyId),
     Revoked,
     Unknown,
 }
 
 pub async fn authenticate(db: &Db, secret: &str) -> sqlx::Result<KeyLookup> {
     let row = sqlx::query(
-        "SELECT k.revoked_at, w.id, w.name, w.test_mode, w.clock_at, w.created_at \
+        "SELECT k.id AS key_id, k.revoked_at, w.id, w.name, w.test_mode, w.clock_at, w.created_at \
          FROM access_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
     )
     .bind(hash_key(secret))
@@ -166,7 +166,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> sqlx::Result<KeyLookup> {
     if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
         return Ok(KeyLookup::Revoked);
     }
-    Ok(KeyLookup::Valid(workspace_from_row(&row)?))
+    Ok(KeyLookup::Valid(workspace_from_row(&row)?, super::parsed(&row, "key_id")?))
 }
 
 /// Moves a test clock forward to `to`. Returns the clock before the move, or `None` when `to`

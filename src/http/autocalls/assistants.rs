@@ -20,7 +20,7 @@ use crate::http::extract::{ApiJson, Authed, PathIds};
 use crate::http::AppState;
 use crate::service::resources::{assistant_not_found, AssistantChange, NumberRef};
 use crate::service::Tenant;
-use crate::store::resources::{self as store, Assistant, Key};
+use crate::domain::resources::{Assistant, Key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -88,7 +88,7 @@ async fn list_assistants(
 ) -> Result<Json<Paginated<AssistantView>>, LaravelError> {
     let Authed(tenant) = auth?;
     let req = req?;
-    let total = store::count(&state.core.db, "assistants", tenant.id).await.map_err(Error::from)?;
+    let total = state.core.count_assistants(tenant).await?;
     let rows = state.core.list_assistants(tenant, req.slice()).await?;
     Ok(Json(req.paginate(views(&state, tenant, &rows).await?, total)))
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, Kind};
 use crate::http::extract::{ApiQuery, Authed};
 use crate::http::AppState;
 use crate::service::Tenant;
-use crate::store::resources::{Call, CallFilter, Key};
+use crate::domain::resources::{Call, CallFilter, Key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_calls))
@@ -107,33 +107,16 @@ async fn by_seq<T, F: Future<Output = Result<T, Error>>>(seq: Option<i64>, get: 
     }
 }
 
-/// A call's assistant or campaign name, looked up once per page; deleted ones have none.
-async fn name_of<K: Copy + PartialEq, F: Future<Output = Result<String, Error>>>(
-    seen: &mut Vec<(K, Option<String>)>,
-    key: Option<K>,
-    get: impl FnOnce(K) -> F,
-) -> Result<Option<String>, Error> {
-    let Some(key) = key else { return Ok(None) };
-    if let Some((_, name)) = seen.iter().find(|(k, _)| *k == key) {
-        return Ok(name.clone());
-    }
-    let name = found(get(key).await)?;
-    seen.push((key, name.clone()));
-    Ok(name)
-}
-
 async fn views(state: &AppState, tenant: Tenant, calls: Vec<Call>) -> Result<Vec<CallView>, Error> {
-    let (mut assistants, mut campaigns) = (Vec::new(), Vec::new());
+    // One lookup per page for each kind of name; deleted assistants and campaigns have none.
+    let assistant_ids: Vec<_> = calls.iter().filter_map(|c| c.assistant_id).collect();
+    let campaign_ids: Vec<_> = calls.iter().filter_map(|c| c.campaign_id).collect();
+    let assistants = state.core.assistant_names(tenant, &assistant_ids).await?;
+    let campaigns = state.core.campaign_names(tenant, &campaign_ids).await?;
     let mut out = Vec::with_capacity(calls.len());
     for c in calls {
-        let assistant_name = name_of(&mut assistants, c.assistant_id, |id| async move {
-            state.core.get_assistant(tenant, Key::Id(id)).await.map(|a| a.name)
-        })
-        .await?;
-        let campaign_name = name_of(&mut campaigns, c.campaign_id, |id| async move {
-            state.core.get_campaign(tenant, Key::Id(id)).await.map(|c| c.name)
-        })
-        .await?;
+        let assistant_name = c.assistant_id.and_then(|id| assistants.iter().find(|(a, _)| *a == id)).map(|(_, n)| n.clone());
+        let campaign_name = c.campaign_id.and_then(|id| campaigns.iter().find(|(a, _)| *a == id)).map(|(_, n)| n.clone());
         let ended = c.started_at + chrono::Duration::seconds(c.duration_seconds);
         let client = if c.direction == "inbound" { c.from_e164 } else { c.to_e164 };
         out.push(CallView {

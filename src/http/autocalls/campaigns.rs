@@ -17,7 +17,7 @@ use crate::http::extract::{ApiJson, Authed};
 use crate::http::AppState;
 use crate::service::resources::NumberRef;
 use crate::service::Tenant;
-use crate::store::resources::{Campaign, Key, Page};
+use crate::domain::resources::{Campaign, Key, Page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

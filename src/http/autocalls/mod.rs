@@ -21,7 +21,7 @@ use crate::domain::ids::NumberId;
 use crate::error::{Code, Error, Kind};
 use crate::http::status_of;
 use crate::service::Tenant;
-use crate::store::numbers::{self, NumberRecord};
+use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -125,24 +125,13 @@ fn path_seq(raw: &str, not_found: fn() -> Error) -> Result<i64, Error> {
 
 /// A number of the workspace by integer id, deleted ones excepted.
 async fn number_by_seq(state: &AppState, tenant: Tenant, seq: i64) -> Result<NumberRecord, Error> {
-    let mut conn = state.core.db.pool.acquire().await?;
-    numbers::get_by_seq(&mut conn, tenant.id, seq, "")
-        .await?
-        .filter(|n| n.deleted_at.is_none())
-        .ok_or_else(Error::number_not_found)
+    state.core.number_by_seq(tenant, seq).await
 }
 
 /// Integer ids of numbers known by uuid, for views that show which number a resource uses;
 /// numbers deleted since keep their id.
 async fn number_seqs(state: &AppState, tenant: Tenant, ids: Vec<NumberId>) -> Result<Vec<(NumberId, i64)>, Error> {
-    let mut conn = state.core.db.pool.acquire().await?;
-    let mut out = Vec::new();
-    for id in ids {
-        if let Some(n) = numbers::get_any(&mut conn, tenant.id, id).await? {
-            out.push((id, n.seq));
-        }
-    }
-    Ok(out)
+    state.core.number_seqs(tenant, &ids).await
 }
 
 fn seq_of(seqs: &[(NumberId, i64)], id: NumberId) -> Option<i64> {

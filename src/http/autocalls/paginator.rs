@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::input::query_int;
 use crate::error::Error;
 use crate::http::extract::ApiQuery;
-use crate::store::resources::Page;
+use crate::domain::resources::Page;
 
 pub const MAX_PER_PAGE: i64 = 100;
 /// Pages shown either side of the current one before Laravel elides with "...".

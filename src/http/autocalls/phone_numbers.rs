@@ -19,8 +19,7 @@ use crate::http::native::numbers::{DELETED_MESSAGE, RELEASED_MESSAGE};
 use crate::http::AppState;
 use crate::service::lifecycle::{Released, CARRIER_FAILED_MESSAGE};
 use crate::service::Tenant;
-use crate::store::numbers::{NumberFilter, NumberRecord};
-use crate::store::resources as store;
+use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -86,18 +85,7 @@ pub struct PhoneNumberList {
 
 /// Every number still in the workspace, oldest first.
 async fn live_numbers(state: &AppState, tenant: Tenant) -> Result<Vec<NumberRecord>, Error> {
-    const BATCH: i64 = 100;
-    let filter = NumberFilter { status: Some(NumberStatus::Active), ..Default::default() };
-    let mut all: Vec<NumberRecord> = Vec::new();
-    loop {
-        let after = all.last().map(|n| n.seq);
-        let batch = state.core.list_numbers(tenant, &filter, after, BATCH).await?;
-        let done = (batch.len() as i64) < BATCH;
-        all.extend(batch);
-        if done {
-            return Ok(all);
-        }
-    }
+    state.core.live_numbers(tenant).await
 }
 
 /// List the phone numbers in the workspace.
@@ -223,7 +211,7 @@ async fn assignable_numbers(
         Some(t) => *one_of("type", &t, &[("inbound", true), ("outbound", false)])?,
         None => false,
     };
-    let taken = store::inbound_numbers(&state.core.db, tenant.id).await.map_err(Error::from)?;
+    let taken = state.core.inbound_numbers(tenant).await?;
     let numbers = live_numbers(&state, tenant).await?;
     let listed = numbers
         .iter()

@@ -20,7 +20,7 @@ use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::lifecycle::Released;
 use crate::service::numbers::NewNumber;
-use crate::store::numbers::NumberFilter;
+use crate::domain::record::NumberFilter;
 
 pub const RELEASED_MESSAGE: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 pub const DELETED_MESSAGE: &str = "Phone number deleted successfully.";

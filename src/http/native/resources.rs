@@ -16,7 +16,7 @@ use crate::error::Result;
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::resources::{AssistantChange, NumberRef};
-use crate::store::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
+use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -12,7 +12,7 @@ use crate::domain::ids::NumberId;
 use crate::error::{Code, Error, Result};
 use crate::http::extract::{PathIds, Workspace};
 use crate::http::AppState;
-use crate::store::numbers::NumberRecord;
+use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

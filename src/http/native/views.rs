@@ -10,8 +10,8 @@ use crate::domain::number::{
     Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
 };
 use crate::service::numbers::NumberWithRelease;
-use crate::store::jobs::Job;
-use crate::store::numbers::{BilledPeriod, NumberRecord};
+use crate::jobs::Job;
+use crate::domain::record::{BilledPeriod, NumberRecord};
 
 /// Bird's `NumberSubscriptionStatus`.
 #[derive(Serialize, ToSchema)]
