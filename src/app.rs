@@ -83,7 +83,7 @@ pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> a
     let mut tasks = vec![server];
     if config.worker.enabled {
         let interval = Duration::from_millis(config.worker.interval_ms);
-        for queue in Queue::ALL {
+        for &queue in Queue::ALL {
             tasks.push(tokio::spawn(work_queue(core.clone(), queue, interval, rx.clone())));
         }
     }

@@ -37,8 +37,6 @@ macro_rules! codes {
         }
 
         impl Code {
-            pub const ALL: &'static [Code] = &[$(Code::$variant),+];
-
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Code::$variant => $wire,)+

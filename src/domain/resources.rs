@@ -5,6 +5,24 @@ use chrono::{DateTime, Utc};
 
 use super::ids::{AssistantId, CallId, CampaignId, NumberId, WorkspaceId};
 
+text_enum!(
+    /// Which way an assistant or a call goes.
+    Direction { Inbound = "inbound", Outbound = "outbound" }
+);
+
+text_enum!(CampaignStatus { Draft = "draft", InProgress = "in_progress", Paused = "paused", Completed = "completed" });
+
+text_enum!(CallStatus {
+    Queued = "queued",
+    Ringing = "ringing",
+    InProgress = "in_progress",
+    Completed = "completed",
+    Busy = "busy",
+    NoAnswer = "no_answer",
+    Failed = "failed",
+    Canceled = "canceled",
+});
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Assistant {
     pub seq: i64,
@@ -12,7 +30,7 @@ pub struct Assistant {
     pub workspace_id: WorkspaceId,
     pub name: String,
     /// `inbound` answers calls to its number; `outbound` places calls from it.
-    pub direction: String,
+    pub direction: Direction,
     pub number_id: Option<NumberId>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -30,7 +48,7 @@ pub struct Campaign {
     pub id: CampaignId,
     pub workspace_id: WorkspaceId,
     pub name: String,
-    pub status: String,
+    pub status: CampaignStatus,
     /// The rotation, in order; only numbers still in the workspace.
     pub number_ids: Vec<NumberId>,
     pub created_at: DateTime<Utc>,
@@ -42,7 +60,7 @@ pub struct Call {
     pub seq: i64,
     pub id: CallId,
     pub workspace_id: WorkspaceId,
-    pub direction: String,
+    pub direction: Direction,
     pub from_e164: String,
     pub to_e164: String,
     pub number_id: Option<NumberId>,
@@ -50,7 +68,7 @@ pub struct Call {
     pub number_e164: Option<String>,
     pub assistant_id: Option<AssistantId>,
     pub campaign_id: Option<CampaignId>,
-    pub status: String,
+    pub status: CallStatus,
     pub started_at: DateTime<Utc>,
     pub duration_seconds: i64,
     pub created_at: DateTime<Utc>,

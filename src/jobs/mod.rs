@@ -22,48 +22,19 @@ use crate::store::jobs::{self, NewJob};
 
 pub use carrier_release::CarrierRelease;
 
-/// A queue and the task that works it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Queue {
-    /// Period ends: the sweep of due numbers, plus any billing jobs.
-    Billing,
-    /// Calls to the telephony carrier.
-    Carrier,
-}
-
-impl Queue {
-    pub const ALL: [Queue; 2] = [Queue::Billing, Queue::Carrier];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Queue::Billing => "billing",
-            Queue::Carrier => "carrier",
-        }
+crate::domain::text_enum!(
+    /// A queue and the task that works it.
+    Queue {
+        /// Period ends: the sweep of due numbers, plus any billing jobs.
+        Billing = "billing",
+        /// Calls to the telephony carrier.
+        Carrier = "carrier",
     }
+);
 
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|q| q.as_str() == s)
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobKind {
-    CarrierRelease,
-}
+crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release" });
 
 impl JobKind {
-    const ALL: [JobKind; 1] = [JobKind::CarrierRelease];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::CarrierRelease => "carrier_release",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == s)
-    }
-
     pub fn queue(self) -> Queue {
         match self {
             JobKind::CarrierRelease => Queue::Carrier,
@@ -71,27 +42,12 @@ impl JobKind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum JobStatus {
-    Pending,
-    Done,
+crate::domain::text_enum!(JobStatus {
+    Pending = "pending",
+    Done = "done",
     /// Gave up after the configured attempts; kept for an operator to see and retry.
-    Failed,
-}
-
-impl JobStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Pending => "pending",
-            JobStatus::Done => "done",
-            JobStatus::Failed => "failed",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [JobStatus::Pending, JobStatus::Done, JobStatus::Failed].into_iter().find(|j| j.as_str() == s)
-    }
-}
+    Failed = "failed",
+});
 
 /// A job as stored: what to do (`kind`, `payload`), where, and how it is going.
 #[derive(Clone, Debug)]

@@ -7,13 +7,13 @@ use crate::domain::number::NumberStatus;
 use crate::domain::record::{NumberFilter, NumberRecord};
 use crate::error::{Error, Result};
 use crate::store::resources::{self as store, NamedTable};
-use crate::store::numbers;
+use crate::store::{numbers, RowLock};
 
 impl Core {
     /// A number of the workspace by integer id, deleted ones excepted.
     pub async fn number_by_seq(&self, tenant: Tenant, seq: i64) -> Result<NumberRecord> {
         let mut conn = self.db.pool.acquire().await?;
-        numbers::get_by_seq(&mut conn, tenant.id, seq, "")
+        numbers::get_by_seq(&mut conn, tenant.id, seq, RowLock::None)
             .await?
             .filter(|n| n.deleted_at.is_none())
             .ok_or_else(Error::number_not_found)

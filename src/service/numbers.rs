@@ -14,7 +14,7 @@ use crate::jobs::{Job, JobKind};
 use crate::store::jobs;
 use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::store::numbers;
-use crate::store::is_unique_violation;
+use crate::store::{is_unique_violation, RowLock};
 
 pub const NICKNAME_MAX: usize = 50;
 
@@ -132,7 +132,7 @@ impl Core {
         let read = || async {
             let mut conn = self.db.pool.acquire().await?;
             let now = self.now(&mut conn, tenant).await?;
-            let rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
+            let rec = numbers::get(&mut conn, tenant.id, id, RowLock::None).await?.ok_or_else(Error::number_not_found)?;
             Ok::<_, Error>((rec, now))
         };
         let (mut rec, now) = read().await?;

@@ -11,15 +11,12 @@ use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::phone::E164;
 use crate::error::{Code, Error, Result};
 use crate::domain::record::NumberRecord;
-use crate::store::numbers;
-use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
+use crate::store::{numbers, RowLock};
+use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
 use crate::store::resources as store;
 use crate::store::is_unique_violation;
 
 pub const NAME_MAX: usize = 255;
-pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
-pub const CAMPAIGN_STATUSES: &[&str] = &["draft", "in_progress", "paused", "completed"];
-pub const CALL_STATUSES: &[&str] = &["queued", "ringing", "in_progress", "completed", "busy", "no_answer", "failed", "canceled"];
 
 /// A number reference as each dialect gives it.
 #[derive(Clone, Copy, Debug)]
@@ -39,12 +36,12 @@ pub fn validate_name(field: &str, name: &str) -> Result<String> {
     Ok(trimmed.to_owned())
 }
 
-pub fn validate_one_of(field: &str, value: &str, allowed: &[&str]) -> Result<String> {
-    if allowed.contains(&value) {
-        Ok(value.to_owned())
-    } else {
-        Err(Error::invalid_field(field, format!("must be one of: {}", allowed.join(", "))))
-    }
+/// One of an enum's values by its text, or an error naming the field and the values allowed.
+pub fn validate_one_of<T: Copy>(field: &str, value: &str, all: &[T], text: fn(T) -> &'static str) -> Result<T> {
+    all.iter().copied().find(|v| text(*v) == value).ok_or_else(|| {
+        let allowed: Vec<&str> = all.iter().map(|v| text(*v)).collect();
+        Error::invalid_field(field, format!("must be one of: {}", allowed.join(", ")))
+    })
 }
 
 /// Fields of an assistant to change; `None` leaves one as it is.
@@ -59,8 +56,8 @@ impl Core {
     /// A live number of the workspace, for attaching to something.
     async fn live_number(&self, conn: &mut AnyConnection, tenant: Tenant, field: &str, r: NumberRef) -> Result<NumberRecord> {
         let rec = match r {
-            NumberRef::Id(id) => numbers::get(conn, tenant.id, id, "").await?,
-            NumberRef::Seq(seq) => numbers::get_by_seq(conn, tenant.id, seq, "").await?,
+            NumberRef::Id(id) => numbers::get(conn, tenant.id, id, RowLock::None).await?,
+            NumberRef::Seq(seq) => numbers::get_by_seq(conn, tenant.id, seq, RowLock::None).await?,
         };
         attachable(rec.as_ref(), field).cloned()
     }
@@ -70,12 +67,12 @@ impl Core {
         conn: &mut AnyConnection,
         tenant: Tenant,
         field: &str,
-        direction: &str,
+        direction: Direction,
         number: NumberRef,
         assistant: Option<AssistantId>,
     ) -> Result<NumberId> {
         let n = self.live_number(conn, tenant, field, number).await?;
-        if direction == "inbound" {
+        if direction == Direction::Inbound {
             if n.kind == NumberKind::CallerId {
                 return Err(Error::invalid_field(field, "is a verified caller ID, which cannot receive calls"));
             }
@@ -90,11 +87,11 @@ impl Core {
 
     pub async fn create_assistant(&self, tenant: Tenant, name: &str, direction: &str, number: Option<NumberRef>) -> Result<Assistant> {
         let name = validate_name("name", name)?;
-        let direction = validate_one_of("direction", direction, DIRECTIONS)?;
+        let direction = validate_one_of("direction", direction, Direction::ALL, Direction::as_str)?;
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
         let number_id = match number {
-            Some(r) => Some(self.check_assignment(&mut tx, tenant, "number", &direction, r, None).await?),
+            Some(r) => Some(self.check_assignment(&mut tx, tenant, "number", direction, r, None).await?),
             None => None,
         };
         let a = Assistant {
@@ -125,15 +122,15 @@ impl Core {
             a.name = validate_name("name", &name)?;
         }
         if let Some(direction) = change.direction {
-            a.direction = validate_one_of("direction", &direction, DIRECTIONS)?;
+            a.direction = validate_one_of("direction", &direction, Direction::ALL, Direction::as_str)?;
         }
         match change.number {
-            Some(Some(r)) => a.number_id = Some(self.check_assignment(&mut tx, tenant, "number", &a.direction, r, Some(a.id)).await?),
+            Some(Some(r)) => a.number_id = Some(self.check_assignment(&mut tx, tenant, "number", a.direction, r, Some(a.id)).await?),
             Some(None) => a.number_id = None,
             // A direction change must still respect the rules for the number it keeps.
             None => {
                 if let Some(n) = a.number_id {
-                    self.check_assignment(&mut tx, tenant, "number", &a.direction, NumberRef::Id(n), Some(a.id)).await?;
+                    self.check_assignment(&mut tx, tenant, "number", a.direction, NumberRef::Id(n), Some(a.id)).await?;
                 }
             }
         }
@@ -187,7 +184,7 @@ impl Core {
             id: CampaignId::new(),
             workspace_id: tenant.id,
             name,
-            status: "draft".into(),
+            status: CampaignStatus::Draft,
             number_ids,
             created_at: now,
             updated_at: now,
@@ -218,7 +215,7 @@ impl Core {
             c.name = validate_name("name", name)?;
         }
         if let Some(status) = status {
-            c.status = validate_one_of("status", status, CAMPAIGN_STATUSES)?;
+            c.status = validate_one_of("status", status, CampaignStatus::ALL, CampaignStatus::as_str)?;
         }
         if let Some(refs) = numbers {
             c.number_ids = self.rotation(&mut tx, tenant, refs).await?;
@@ -248,8 +245,8 @@ impl Core {
         started_at: Option<DateTime<Utc>>,
         duration_seconds: i64,
     ) -> Result<Call> {
-        let direction = validate_one_of("direction", direction, DIRECTIONS)?;
-        let status = validate_one_of("status", status, CALL_STATUSES)?;
+        let direction = validate_one_of("direction", direction, Direction::ALL, Direction::as_str)?;
+        let status = validate_one_of("status", status, CallStatus::ALL, CallStatus::as_str)?;
         let from = E164::parse(from, None).map_err(|e| Error::invalid_field("from", e.to_string()))?;
         let to = E164::parse(to, None).map_err(|e| Error::invalid_field("to", e.to_string()))?;
         if duration_seconds < 0 {

@@ -113,24 +113,42 @@ impl Db {
         }
     }
 
-    /// Row-lock clause for a SELECT inside [`Db::begin_write`]; SQLite already holds the lock.
-    pub fn for_update(&self) -> &'static str {
+    /// Row lock for a SELECT inside [`Db::begin_write`]; SQLite already holds the lock.
+    pub fn for_update(&self) -> RowLock {
         match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE",
+            Backend::Sqlite => RowLock::None,
+            Backend::Postgres => RowLock::ForUpdate,
         }
     }
 
     /// Like [`Db::for_update`] but passes over rows another worker holds.
-    pub fn for_update_skip_locked(&self) -> &'static str {
+    pub fn for_update_skip_locked(&self) -> RowLock {
         match self.backend {
-            Backend::Sqlite => "",
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => RowLock::None,
+            Backend::Postgres => RowLock::ForUpdateSkipLocked,
         }
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+    }
+}
+
+/// How a SELECT holds the rows it reads; written after the query as its SQL clause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowLock {
+    None,
+    ForUpdate,
+    ForUpdateSkipLocked,
+}
+
+impl std::fmt::Display for RowLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RowLock::None => "",
+            RowLock::ForUpdate => " FOR UPDATE",
+            RowLock::ForUpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
+        })
     }
 }
 

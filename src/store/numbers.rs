@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, in_list, parsed, Bind, Db, Sql};
+use super::{column, in_list, parsed, Bind, Db, RowLock, Sql};
 use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::domain::resources::Page;
 use crate::domain::clock::{from_micros, to_micros};
@@ -167,7 +167,7 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
 
 /// A number of the workspace that has not been deleted. Inside [`Db::begin_write`] pass
 /// `lock = db.for_update()` to hold the row for the rest of the transaction.
-pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
+pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}"))
         .bind(id.to_string())
         .bind(ws.to_string())
@@ -178,7 +178,7 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
 }
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
-pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
+pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE seq = $1 AND workspace_id = $2{lock}"))
         .bind(seq)
         .bind(ws.to_string())

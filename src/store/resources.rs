@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
-use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
+use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
+use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
 
@@ -43,7 +43,7 @@ fn assistant_from_row(row: &AnyRow) -> sqlx::Result<Assistant> {
         id: parsed(row, "id")?,
         workspace_id: parsed(row, "workspace_id")?,
         name: row.try_get("name")?,
-        direction: row.try_get("direction")?,
+        direction: column(row, "direction", Direction::parse)?,
         number_id: parsed_opt(row, "number_id")?,
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),
@@ -58,7 +58,7 @@ pub async fn insert_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::
     .bind(a.id.to_string())
     .bind(a.workspace_id.to_string())
     .bind(&a.name)
-    .bind(&a.direction)
+    .bind(a.direction.as_str())
     .bind(a.number_id.map(|n| n.to_string()))
     .bind(to_micros(a.created_at))
     .bind(to_micros(a.updated_at))
@@ -70,7 +70,7 @@ pub async fn insert_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::
 pub async fn update_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::Result<()> {
     sqlx::query("UPDATE assistants SET name = $1, direction = $2, number_id = $3, updated_at = $4 WHERE id = $5")
         .bind(&a.name)
-        .bind(&a.direction)
+        .bind(a.direction.as_str())
         .bind(a.number_id.map(|n| n.to_string()))
         .bind(to_micros(a.updated_at))
         .bind(a.id.to_string())
@@ -160,7 +160,7 @@ async fn campaigns_from_rows(conn: &mut AnyConnection, rows: &[AnyRow]) -> sqlx:
                 id: parsed(row, "id")?,
                 workspace_id: parsed(row, "workspace_id")?,
                 name: row.try_get("name")?,
-                status: row.try_get("status")?,
+                status: column(row, "status", CampaignStatus::parse)?,
                 number_ids: Vec::new(),
                 created_at: from_micros(row.try_get("created_at")?),
                 updated_at: from_micros(row.try_get("updated_at")?),
@@ -218,7 +218,7 @@ pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
     .bind(c.id.to_string())
     .bind(c.workspace_id.to_string())
     .bind(&c.name)
-    .bind(&c.status)
+    .bind(c.status.as_str())
     .bind(to_micros(c.created_at))
     .bind(to_micros(c.updated_at))
     .fetch_one(&mut *conn)
@@ -246,7 +246,7 @@ pub async fn set_rotation(conn: &mut AnyConnection, campaign: CampaignId, number
 pub async fn update_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Result<()> {
     sqlx::query("UPDATE campaigns SET name = $1, status = $2, updated_at = $3 WHERE id = $4")
         .bind(&c.name)
-        .bind(&c.status)
+        .bind(c.status.as_str())
         .bind(to_micros(c.updated_at))
         .bind(c.id.to_string())
         .execute(&mut *conn)
@@ -277,14 +277,14 @@ fn call_from_row(row: &AnyRow) -> sqlx::Result<Call> {
         seq: row.try_get("seq")?,
         id: parsed(row, "id")?,
         workspace_id: parsed(row, "workspace_id")?,
-        direction: row.try_get("direction")?,
+        direction: column(row, "direction", Direction::parse)?,
         from_e164: row.try_get("from_e164")?,
         to_e164: row.try_get("to_e164")?,
         number_id: parsed_opt(row, "number_id")?,
         number_e164: row.try_get("number_e164")?,
         assistant_id: parsed_opt(row, "assistant_id")?,
         campaign_id: parsed_opt(row, "campaign_id")?,
-        status: row.try_get("status")?,
+        status: column(row, "status", CallStatus::parse)?,
         started_at: from_micros(row.try_get("started_at")?),
         duration_seconds: row.try_get("duration_seconds")?,
         created_at: from_micros(row.try_get("created_at")?),
@@ -299,14 +299,14 @@ pub async fn insert_call(conn: &mut AnyConnection, c: &Call) -> sqlx::Result<Cal
     )
     .bind(c.id.to_string())
     .bind(c.workspace_id.to_string())
-    .bind(&c.direction)
+    .bind(c.direction.as_str())
     .bind(&c.from_e164)
     .bind(&c.to_e164)
     .bind(c.number_id.map(|n| n.to_string()))
     .bind(c.number_e164.as_deref())
     .bind(c.assistant_id.map(|n| n.to_string()))
     .bind(c.campaign_id.map(|n| n.to_string()))
-    .bind(&c.status)
+    .bind(c.status.as_str())
     .bind(to_micros(c.started_at))
     .bind(c.duration_seconds)
     .bind(to_micros(c.created_at))

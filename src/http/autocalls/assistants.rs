@@ -49,7 +49,7 @@ async fn views(state: &AppState, tenant: Tenant, assistants: &[Assistant]) -> Re
         .map(|a| AssistantView {
             id: a.seq,
             name: a.name.clone(),
-            kind: a.direction.clone(),
+            kind: a.direction.as_str().to_owned(),
             phone_number_id: a.number_id.and_then(|n| seq_of(&seqs, n)),
             created_at: laravel_time(a.created_at),
             updated_at: laravel_time(a.updated_at),

@@ -18,7 +18,7 @@ use crate::error::{Error, Kind};
 use crate::http::extract::{ApiQuery, Authed};
 use crate::http::AppState;
 use crate::service::Tenant;
-use crate::domain::resources::{Call, CallFilter, Key};
+use crate::domain::resources::{Call, CallFilter, Direction, Key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_calls))
@@ -118,13 +118,13 @@ async fn views(state: &AppState, tenant: Tenant, calls: Vec<Call>) -> Result<Vec
         let assistant_name = c.assistant_id.and_then(|id| assistants.iter().find(|(a, _)| *a == id)).map(|(_, n)| n.clone());
         let campaign_name = c.campaign_id.and_then(|id| campaigns.iter().find(|(a, _)| *a == id)).map(|(_, n)| n.clone());
         let ended = c.started_at + chrono::Duration::seconds(c.duration_seconds);
-        let client = if c.direction == "inbound" { c.from_e164 } else { c.to_e164 };
+        let client = if c.direction == Direction::Inbound { c.from_e164 } else { c.to_e164 };
         out.push(CallView {
             id: c.seq,
             assistant_name,
             campaign_name,
-            status: STATUSES.iter().find(|(core, _)| *core == c.status).map_or(c.status.clone(), |(_, d)| (*d).to_owned()),
-            kind: c.direction,
+            status: STATUSES.iter().find(|(core, _)| *core == c.status.as_str()).map_or(c.status.as_str(), |(_, d)| d).to_owned(),
+            kind: c.direction.as_str().to_owned(),
             duration: c.duration_seconds,
             assistant_phone_number: c.number_e164,
             client_phone_number: client,

@@ -60,7 +60,7 @@ async fn views(state: &AppState, tenant: Tenant, campaigns: &[Campaign]) -> Resu
         .map(|c| CampaignView {
             id: c.seq,
             name: c.name.clone(),
-            status: dialect_status(&c.status),
+            status: dialect_status(c.status.as_str()),
             phone_number_ids: c.number_ids.iter().filter_map(|n| seq_of(&seqs, *n)).collect(),
             created_at: laravel_time(c.created_at),
             updated_at: laravel_time(c.updated_at),
@@ -134,5 +134,5 @@ async fn update_status(
     let action: String = body.required("action")?;
     let (status, message) = *one_of("action", &action, &ACTIONS)?;
     let c = state.core.update_campaign(tenant, Key::Seq(campaign_id), None, Some(status), None).await?;
-    Ok(Json(StatusUpdated { message, success: true, data: StatusData { campaign_id: c.seq, status: dialect_status(&c.status) } }))
+    Ok(Json(StatusUpdated { message, success: true, data: StatusData { campaign_id: c.seq, status: dialect_status(c.status.as_str()) } }))
 }
