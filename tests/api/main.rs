@@ -8,3 +8,4 @@ mod inventory;
 mod lifecycle;
 mod openapi;
 mod robustness;
+mod text_input;

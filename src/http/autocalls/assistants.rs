@@ -5,7 +5,6 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -16,7 +15,7 @@ use super::phone_numbers::MessageBody;
 use super::{laravel_time, number_seqs, path_seq, seq_of, LaravelError};
 use crate::domain::ids::AssistantId;
 use crate::error::Error;
-use crate::http::extract::{ApiJson, Authed, PathIds};
+use crate::http::extract::{Authed, PathIds, RawJson};
 use crate::http::AppState;
 use crate::service::resources::{assistant_not_found, AssistantChange, NumberRef};
 use crate::service::Tenant;
@@ -42,8 +41,17 @@ pub struct AssistantView {
     pub updated_at: String,
 }
 
-async fn views(state: &AppState, tenant: Tenant, assistants: &[Assistant]) -> Result<Vec<AssistantView>, Error> {
-    let seqs = number_seqs(state, tenant, assistants.iter().filter_map(|a| a.number_id).collect()).await?;
+async fn views(
+    state: &AppState,
+    tenant: Tenant,
+    assistants: &[Assistant],
+) -> Result<Vec<AssistantView>, Error> {
+    let seqs = number_seqs(
+        state,
+        tenant,
+        assistants.iter().filter_map(|a| a.number_id).collect(),
+    )
+    .await?;
     Ok(assistants
         .iter()
         .map(|a| AssistantView {
@@ -75,7 +83,10 @@ pub struct AssistantSaved {
 }
 
 fn assistant_key(ids: Result<PathIds, Error>) -> Result<Key<AssistantId>, Error> {
-    Ok(Key::Seq(path_seq(ids?.raw("id").unwrap_or_default(), assistant_not_found)?))
+    Ok(Key::Seq(path_seq(
+        ids?.raw("id").unwrap_or_default(),
+        assistant_not_found,
+    )?))
 }
 
 /// List assistants, oldest first.
@@ -88,9 +99,13 @@ async fn list_assistants(
 ) -> Result<Json<Paginated<AssistantView>>, LaravelError> {
     let Authed(tenant) = auth?;
     let req = req?;
-    let total = store::count(&state.core.db, "assistants", tenant.id).await.map_err(Error::from)?;
+    let total = store::count(&state.core.db, "assistants", tenant.id)
+        .await
+        .map_err(Error::from)?;
     let rows = state.core.list_assistants(tenant, req.slice()).await?;
-    Ok(Json(req.paginate(views(&state, tenant, &rows).await?, total)))
+    Ok(Json(
+        req.paginate(views(&state, tenant, &rows).await?, total),
+    ))
 }
 
 /// Create an assistant. `name` and `type` (`inbound` or `outbound`) are required;
@@ -103,16 +118,25 @@ async fn list_assistants(
 async fn create_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<(StatusCode, Json<AssistantSaved>), LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;
     let name: String = body.required("name")?;
     let kind: String = body.required("type")?;
     let number = body.optional::<i64>("phone_number_id")?.map(NumberRef::Seq);
-    let a = state.core.create_assistant(tenant, &name, &kind, number).await?;
+    let a = state
+        .core
+        .create_assistant(tenant, &name, &kind, number)
+        .await?;
     let data = view(&state, tenant, a).await?;
-    Ok((StatusCode::CREATED, Json(AssistantSaved { message: "Assistant created successfully", data })))
+    Ok((
+        StatusCode::CREATED,
+        Json(AssistantSaved {
+            message: "Assistant created successfully",
+            data,
+        }),
+    ))
 }
 
 /// Get an assistant.
@@ -125,8 +149,13 @@ async fn get_assistant(
     ids: Result<PathIds, Error>,
 ) -> Result<Json<AssistantData>, LaravelError> {
     let Authed(tenant) = auth?;
-    let a = state.core.get_assistant(tenant, assistant_key(ids)?).await?;
-    Ok(Json(AssistantData { data: view(&state, tenant, a).await? }))
+    let a = state
+        .core
+        .get_assistant(tenant, assistant_key(ids)?)
+        .await?;
+    Ok(Json(AssistantData {
+        data: view(&state, tenant, a).await?,
+    }))
 }
 
 /// Change an assistant's `name`, `type` or `phone_number_id` (`null` unassigns the number).
@@ -139,7 +168,7 @@ async fn update_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     ids: Result<PathIds, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<Json<AssistantSaved>, LaravelError> {
     let Authed(tenant) = auth?;
     let key = assistant_key(ids)?;
@@ -147,11 +176,16 @@ async fn update_assistant(
     let change = AssistantChange {
         name: body.optional("name")?,
         direction: body.optional("type")?,
-        number: body.nullable::<i64>("phone_number_id")?.map(|n| n.map(NumberRef::Seq)),
+        number: body
+            .nullable::<i64>("phone_number_id")?
+            .map(|n| n.map(NumberRef::Seq)),
     };
     let a = state.core.update_assistant(tenant, key, change).await?;
     let data = view(&state, tenant, a).await?;
-    Ok(Json(AssistantSaved { message: "Assistant updated successfully", data }))
+    Ok(Json(AssistantSaved {
+        message: "Assistant updated successfully",
+        data,
+    }))
 }
 
 /// Delete an assistant.
@@ -164,6 +198,11 @@ async fn delete_assistant(
     ids: Result<PathIds, Error>,
 ) -> Result<Json<MessageBody>, LaravelError> {
     let Authed(tenant) = auth?;
-    state.core.delete_assistant(tenant, assistant_key(ids)?).await?;
-    Ok(Json(MessageBody { message: "Assistant deleted successfully" }))
+    state
+        .core
+        .delete_assistant(tenant, assistant_key(ids)?)
+        .await?;
+    Ok(Json(MessageBody {
+        message: "Assistant deleted successfully",
+    }))
 }
