@@ -8,6 +8,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
+use crate::domain::number::CapabilityName;
+
+mod errors;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +19,8 @@ use super::AppState;
         description = "Phone-number lifecycle: inventory, monthly billing periods, release by kind.",
         license(name = "MIT")
     ),
+    // Types only query parameters name are not collected from the handlers.
+    components(schemas(CapabilityName)),
     modifiers(&Security),
     security(("accessKey" = []), ("bearer" = [])),
     tags(
@@ -50,7 +55,9 @@ pub fn base() -> OpenApiRouter<AppState> {
 
 /// Separates the routes from their documentation.
 pub fn split(r: OpenApiRouter<AppState>) -> (Router<AppState>, Spec) {
-    r.split_for_parts()
+    let (router, mut spec) = r.split_for_parts();
+    errors::document(&mut spec);
+    (router, spec)
 }
 
 /// The whole document, as served and as committed.
