@@ -57,7 +57,36 @@ pub fn base() -> OpenApiRouter<AppState> {
 pub fn split(r: OpenApiRouter<AppState>) -> (Router<AppState>, Spec) {
     let (router, mut spec) = r.split_for_parts();
     errors::document(&mut spec);
+    other_autocalls_query_parameters(&mut spec);
     (router, spec)
+}
+
+/// Like Laravel, the Autocalls dialect ignores query parameters it does not know (the native API
+/// refuses them); say so, so that clients and schemathesis do not take them for errors.
+fn other_autocalls_query_parameters(spec: &mut Spec) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn, ParameterStyle};
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let autocalls = spec.paths.paths.iter_mut().filter(|(path, _)| path.starts_with("/api/user/"));
+    for op in autocalls.filter_map(|(_, item)| item.get.as_mut()) {
+        let Some(params) = op.parameters.as_mut() else { continue };
+        if !params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)) {
+            continue;
+        }
+        params.push(
+            ParameterBuilder::new()
+                .name("other")
+                .parameter_in(ParameterIn::Query)
+                .description(Some("Any other query parameter is accepted and ignored."))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::Object)
+                        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String))),
+                ))
+                .style(Some(ParameterStyle::Form))
+                .explode(Some(true))
+                .build(),
+        );
+    }
 }
 
 /// The whole document, as served and as committed.

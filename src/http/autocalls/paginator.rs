@@ -49,6 +49,7 @@ pub struct PageQuery {
     /// Default 1.
     pub page: Option<String>,
     /// 1–100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 
