@@ -57,35 +57,31 @@ pub fn base() -> OpenApiRouter<AppState> {
 pub fn split(r: OpenApiRouter<AppState>) -> (Router<AppState>, Spec) {
     let (router, mut spec) = r.split_for_parts();
     errors::document(&mut spec);
-    other_autocalls_query_parameters(&mut spec);
+    vocabularies(&mut spec);
     (router, spec)
 }
 
-/// Like Laravel, the Autocalls dialect ignores query parameters it does not know (the native API
-/// refuses them); say so, so that clients and schemathesis do not take them for errors.
-fn other_autocalls_query_parameters(spec: &mut Spec) {
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn, ParameterStyle};
-    use utoipa::openapi::schema::{ObjectBuilder, Type};
-    let autocalls = spec.paths.paths.iter_mut().filter(|(path, _)| path.starts_with("/api/user/"));
-    for op in autocalls.filter_map(|(_, item)| item.get.as_mut()) {
-        let Some(params) = op.parameters.as_mut() else { continue };
-        if !params.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query)) {
-            continue;
+/// The values the core accepts for its free-text vocabularies, from the lists it checks them
+/// against; `null` where the field is optional.
+fn vocabularies(spec: &mut Spec) {
+    use crate::service::resources::{CALL_STATUSES, CAMPAIGN_STATUSES, DIRECTIONS};
+    use utoipa::openapi::{RefOr, Schema};
+    let fields: [(&str, &str, &[&str], bool); 5] = [
+        ("CreateAssistant", "direction", DIRECTIONS, true),
+        ("UpdateAssistant", "direction", DIRECTIONS, true),
+        ("UpdateCampaign", "status", CAMPAIGN_STATUSES, true),
+        ("RecordCall", "direction", DIRECTIONS, false),
+        ("RecordCall", "status", CALL_STATUSES, false),
+    ];
+    let schemas = &mut spec.components.get_or_insert_with(Default::default).schemas;
+    for (schema, field, values, optional) in fields {
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else { panic!("{schema} is documented") };
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else { panic!("{schema}.{field}") };
+        let mut allowed: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+        if optional {
+            allowed.push(serde_json::Value::Null);
         }
-        params.push(
-            ParameterBuilder::new()
-                .name("other")
-                .parameter_in(ParameterIn::Query)
-                .description(Some("Any other query parameter is accepted and ignored."))
-                .schema(Some(
-                    ObjectBuilder::new()
-                        .schema_type(Type::Object)
-                        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String))),
-                ))
-                .style(Some(ParameterStyle::Form))
-                .explode(Some(true))
-                .build(),
-        );
+        property.enum_values = Some(allowed);
     }
 }
 

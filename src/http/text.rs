@@ -49,19 +49,15 @@ pub fn check_body(value: &Value) -> Result<(), Error> {
     walk(&mut String::new(), value)
 }
 
-/// Every parameter of a query string (names and values, after percent-decoding): a name is
-/// never empty and neither contains control characters; the 400 names the parameter.
+/// Every parameter of a query string (names and values, after percent-decoding); the 400 names
+/// the parameter.
 pub fn check_query(query: &str) -> Result<(), Error> {
-    let bad = |message: String, name: &str| {
-        Err(Error::bad_request("invalid_query_parameter", message).with_details(serde_json::json!({ "parameter": name })))
-    };
-    for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        if name.is_empty() {
-            return bad(format!("A query parameter has no name (value `{}`).", value.escape_debug()), "");
-        }
-        if has_control(&name) || has_control(&value) {
-            return bad(format!("Query parameter `{}` must not contain control characters.", name.escape_debug()), &name);
-        }
+    match url::form_urlencoded::parse(query.as_bytes()).find(|(k, v)| has_control(k) || has_control(v)) {
+        None => Ok(()),
+        Some((name, _)) => Err(Error::bad_request(
+            "invalid_query_parameter",
+            format!("Query parameter `{}` must not contain control characters.", name.escape_debug()),
+        )
+        .with_details(serde_json::json!({ "parameter": name }))),
     }
-    Ok(())
 }

@@ -1,15 +1,15 @@
 //! `/api/user/assistants/get` and `/api/user/assistant[/{id}]`: assistants and the number each
 //! one uses.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::Body;
+use super::input::{known_query, Body};
 use super::paginator::{PageQuery, PageRequest, Paginated};
 use super::phone_numbers::MessageBody;
 use super::{laravel_time, number_seqs, path_seq, seq_of, LaravelError};
@@ -84,8 +84,10 @@ async fn list_assistants(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     req: Result<PageRequest<10>, Error>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Paginated<AssistantView>>, LaravelError> {
     let Authed(tenant) = auth?;
+    known_query(raw.as_deref(), &[PageQuery::into_params(|| None)])?;
     let req = req?;
     let total = store::count(&state.core.db, "assistants", tenant.id).await.map_err(Error::from)?;
     let rows = state.core.list_assistants(tenant, req.slice()).await?;

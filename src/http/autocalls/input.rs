@@ -81,3 +81,14 @@ pub fn one_of<'a, T>(key: &str, value: &str, allowed: &'a [(&str, T)]) -> Result
 pub fn query_int(key: &str, value: Option<&str>) -> Result<Option<i64>, Error> {
     value.map(|v| v.trim().parse().map_err(|_| Error::invalid_field(key, "field must be an integer"))).transpose()
 }
+
+/// Refuses query parameters the endpoint does not document (`params` are its `IntoParams`), as
+/// the native API does: a misspelt filter would otherwise silently list everything.
+pub fn known_query(query: Option<&str>, params: &[Vec<utoipa::openapi::path::Parameter>]) -> Result<(), Error> {
+    let known = |name: &str| params.iter().flatten().any(|p| p.name == name);
+    match url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(name, _)| !known(name)) {
+        None => Ok(()),
+        Some((name, _)) => Err(Error::bad_request("invalid_query_parameter", format!("Unknown query parameter `{name}`."))
+            .with_details(serde_json::json!({ "parameter": name }))),
+    }
+}

@@ -1,6 +1,6 @@
 //! `/api/user/phone-numbers`: list, nickname, release; and the assistant number picker.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::routing::put;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::{one_of, Body};
+use super::input::{known_query, one_of, Body};
 use super::{laravel_time, number_by_seq, path_seq, LaravelError, PhoneError};
 use crate::domain::ids::NumberId;
 use crate::domain::number::{NumberKind, NumberStatus, SubscriptionStatus};
@@ -216,8 +216,10 @@ async fn assignable_numbers(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     query: Result<ApiQuery<AssignableQuery>, Error>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<AssignableNumber>>, LaravelError> {
     let Authed(tenant) = auth?;
+    known_query(raw.as_deref(), &[AssignableQuery::into_params(|| None)])?;
     let inbound_only = match query?.0.assistant_type {
         Some(t) => *one_of("type", &t, &[("inbound", true), ("outbound", false)])?,
         None => false,
