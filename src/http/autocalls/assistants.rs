@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::bodies::{CreateAssistant, UpdateAssistant};
 use super::input::{known_query, Body};
 use super::paginator::{PageQuery, PageRequest, Paginated};
 use super::phone_numbers::MessageBody;
@@ -99,7 +100,7 @@ async fn list_assistants(
 /// nor one already serving another inbound assistant). Other Autocalls settings are accepted
 /// and ignored.
 #[utoipa::path(post, path = "/api/user/assistant", tag = "autocalls", operation_id = "autocalls_create_assistant",
-    request_body(content = Object, description = "`{\"name\": \"...\", \"type\": \"inbound\", \"phone_number_id\": 1}`"),
+    request_body = CreateAssistant,
     responses((status = 201, body = AssistantSaved), (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn create_assistant(
     State(state): State<AppState>,
@@ -133,7 +134,7 @@ async fn get_assistant(
 /// Change an assistant's `name`, `type` or `phone_number_id` (`null` unassigns the number).
 #[utoipa::path(put, path = "/api/user/assistant/{id}", tag = "autocalls", operation_id = "autocalls_update_assistant",
     params(("id" = i64, Path)),
-    request_body(content = Object, description = "`{\"name\": \"...\", \"type\": \"inbound\", \"phone_number_id\": 1 | null}`, all optional"),
+    request_body = UpdateAssistant,
     responses((status = 200, body = AssistantSaved), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`"),
         (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn update_assistant(

@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::bodies::UpdatePhoneNumber;
 use super::input::{known_query, one_of, Body};
 use super::{laravel_time, number_by_seq, path_seq, LaravelError, PhoneError};
 use crate::domain::ids::NumberId;
@@ -135,7 +136,7 @@ pub struct PhoneNumberUpdated {
 /// Change a number's nickname.
 #[utoipa::path(put, path = "/api/user/phone-numbers/{id}", tag = "autocalls", operation_id = "autocalls_update_phone_number",
     params(("id" = i64, Path)),
-    request_body(content = Object, description = "`{\"nickname\": \"...\" | null}`: at most 50 characters; `null` or `\"\"` clears it"),
+    request_body = UpdatePhoneNumber,
     responses((status = 200, body = PhoneNumberUpdated), (status = 404, description = "`{\"error\": \"Phone number not found.\"}`"),
         (status = 422, description = "`{\"error\": \"The nickname must be at most 50 characters.\"}`")))]
 async fn update_phone_number(
