@@ -28,3 +28,6 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
 fi
 
 cargo test --locked --all-targets "$@"
+
+# The OpenAPI contract: a validator, then schemathesis against a served numberd on both backends.
+scripts/schemathesis.sh

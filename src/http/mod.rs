@@ -6,6 +6,7 @@ pub mod autocalls;
 pub mod extract;
 pub mod native;
 pub mod openapi;
+mod text;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -40,7 +40,6 @@ pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
         Some(n) if n.chars().count() > NICKNAME_MAX => {
             Err(Error::invalid_field("nickname", format!("must be at most {NICKNAME_MAX} characters")))
         }
-        Some(n) if n.chars().any(char::is_control) => Err(Error::invalid_field("nickname", "must not contain control characters")),
         Some(n) if n.trim().is_empty() => Ok(None),
         other => Ok(other),
     }

@@ -7,4 +7,6 @@ mod autocalls;
 mod inventory;
 mod lifecycle;
 mod openapi;
+mod query_names;
 mod robustness;
+mod text_input;

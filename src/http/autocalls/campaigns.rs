@@ -5,15 +5,15 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::bodies::{CreateCampaign, UpdateCampaignStatus};
 use super::input::{one_of, Body};
 use super::{laravel_time, number_seqs, seq_of, LaravelError};
 use crate::error::Error;
-use crate::http::extract::{ApiJson, Authed};
+use crate::http::extract::{Authed, RawJson};
 use crate::http::AppState;
 use crate::service::resources::NumberRef;
 use crate::service::Tenant;
@@ -78,12 +78,12 @@ pub struct CampaignCreated {
 /// Create a campaign (as a draft). `name` is required; `phone_number_ids` is the rotation:
 /// distinct numbers of the workspace. Other Autocalls settings are accepted and ignored.
 #[utoipa::path(post, path = "/api/user/campaign", tag = "autocalls", operation_id = "autocalls_create_campaign",
-    request_body(content = Object, description = "`{\"name\": \"...\", \"phone_number_ids\": [1, 2]}`"),
+    request_body = CreateCampaign,
     responses((status = 201, body = CampaignCreated), (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn create_campaign(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<(StatusCode, Json<CampaignCreated>), LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;
@@ -120,13 +120,13 @@ pub struct StatusUpdated {
 
 /// Start (`in-progress`) or stop (`stopped`) a campaign.
 #[utoipa::path(post, path = "/api/user/campaigns/update-status", tag = "autocalls", operation_id = "autocalls_update_status",
-    request_body(content = Object, description = "`{\"campaign_id\": 1, \"action\": \"start\" | \"stop\"}`"),
+    request_body = UpdateCampaignStatus,
     responses((status = 200, body = StatusUpdated), (status = 404, description = "`{\"message\": \"Campaign not found.\"}`"),
         (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn update_status(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<Json<StatusUpdated>, LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;

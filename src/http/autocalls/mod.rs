@@ -3,6 +3,7 @@
 //! module only translates requests in and [`Error`]s and records out (see `docs/autocalls.md`).
 
 mod assistants;
+mod bodies;
 mod calls;
 mod campaigns;
 mod input;

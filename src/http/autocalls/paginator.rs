@@ -47,8 +47,10 @@ pub struct Link {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Default 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page: Option<String>,
     /// 1–100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 
@@ -70,8 +72,12 @@ impl<S: Send + Sync, const PER_PAGE: i64> FromRequestParts<S> for PageRequest<PE
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(Error::invalid_field("per_page", format!("field must be between 1 and {MAX_PER_PAGE}")));
         }
-        // Like Laravel, a page that is not a positive integer is the first page.
-        let page = q.page.as_deref().and_then(|p| p.trim().parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+        // Laravel reads a page that is not a positive integer as the first; refusing it keeps the
+        // documented contract exact (and a client's paging bug visible).
+        let page = query_int("page", q.page.as_deref())?.unwrap_or(1);
+        if page < 1 {
+            return Err(Error::invalid_field("page", "field must be at least 1"));
+        }
         let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .filter(|(k, _)| k != "page")
             .map(|(k, v)| (k.into_owned(), v.into_owned()))

@@ -145,6 +145,8 @@ fn keyset(p: &PageParams) -> Result<(Page, i64)> {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAssistant {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// Default `inbound`.
     #[serde(default)]
@@ -156,6 +158,8 @@ pub struct CreateAssistant {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAssistant {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     pub direction: Option<String>,
     /// `null` unassigns the number.
@@ -221,6 +225,8 @@ async fn delete_assistant(State(state): State<AppState>, Workspace(tenant): Work
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCampaign {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// The rotation, in order; distinct numbers of this workspace.
     #[serde(default)]
@@ -230,6 +236,8 @@ pub struct CreateCampaign {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCampaign {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     pub status: Option<String>,
     pub number_ids: Option<Vec<Uuid>>,
@@ -308,6 +316,8 @@ pub struct CallQuery {
     pub started_from: Option<DateTime<Utc>>,
     /// Calls started before this time.
     pub started_before: Option<DateTime<Utc>>,
+    /// Results per page, 1–99 (default 10).
+    #[param(minimum = 1, maximum = 99)]
     pub limit: Option<i64>,
     pub page_token: Option<String>,
 }
