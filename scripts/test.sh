@@ -3,7 +3,8 @@
 #
 # PostgreSQL: set TEST_POSTGRES_URL to use a server of your own; otherwise the local server on
 # 127.0.0.1:5432 (user postgres, trust auth) is used, started if it is down, and given a fresh,
-# uniquely named database for this run that is dropped when the run ends. Each test then works in its own schema inside it.
+# uniquely named database for this run that is dropped when the run ends. Each test then
+# works in its own schema inside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
