@@ -6,11 +6,13 @@ use std::time::Duration;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::carrier::{local::LocalCarrier, Carrier};
 use crate::config::{CarrierKind, Config};
 use crate::domain::clock::{Clock, SystemClock};
+use crate::http::origin::ConnAddrs;
 use crate::http::{self, AppState};
 use crate::service::Core;
 use crate::store::{Db, DbOptions};
@@ -78,8 +80,10 @@ impl Running {
 pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
+    let origin = config.public_origin().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let router = http::router(AppState { core: core.clone() }, config.max_body_bytes)
-        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.http.body_timeout_ms)));
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.http.body_timeout_ms)))
+        .layer(axum::Extension(origin));
     let server = tokio::spawn(serve_http(listener, router, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone())));
     let mut tasks = vec![server];
     if config.worker.enabled {
@@ -98,7 +102,7 @@ async fn serve_http(listener: TcpListener, router: axum::Router, header_timeout:
     let stop = shutdown.clone().wait();
     tokio::pin!(stop);
     loop {
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
@@ -110,7 +114,13 @@ async fn serve_http(listener: TcpListener, router: axum::Router, header_timeout:
                 }
             },
         };
-        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(router.clone()));
+        let Ok(local) = stream.local_addr() else { continue };
+        let addrs = ConnAddrs { peer, local };
+        let service = router.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(addrs);
+            req
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let stop = shutdown.clone().wait();
         conns.spawn(async move {
             tokio::pin!(conn);

@@ -16,6 +16,12 @@ pub struct Config {
     /// `sqlite://numberd.db` (default) or `postgres://user:pass@host/db`.
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where clients reach the service (`https://numbers.example.com`); absolute URLs in
+    /// responses are built from it. Unset: from a trusted proxy's `X-Forwarded-*`, else the
+    /// address the connection arrived on; never from `Host`.
+    pub public_url: Option<String>,
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed.
+    pub trusted_proxies: Vec<String>,
     /// `text` for people, `json` for log shippers.
     pub log_format: LogFormat,
     /// Largest accepted request body.
@@ -98,6 +104,8 @@ impl Default for Config {
         Config {
             database_url: "sqlite://numberd.db".into(),
             listen: "127.0.0.1:8080".parse().expect("valid default"),
+            public_url: None,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
@@ -161,6 +169,7 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         crate::store::Backend::of_url(&self.database_url)
             .map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
+        self.public_origin()?;
         let checks = [
             (self.database.max_connections == 0, "database.max_connections must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
@@ -177,6 +186,10 @@ impl Config {
             Some((_, msg)) => Err((*msg).into()),
             None => Ok(()),
         }
+    }
+
+    pub fn public_origin(&self) -> Result<crate::http::origin::PublicOrigin, String> {
+        crate::http::origin::PublicOrigin::new(self.public_url.as_deref(), &self.trusted_proxies)
     }
 
     pub fn carrier_timeout(&self) -> Duration {

@@ -135,8 +135,9 @@ async fn walkthrough(dir: &Path, env: &[(&str, &str)]) {
 #[test]
 fn configuration_errors_are_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("NUMBERD_LISTN", "127.0.0.1:1")], "listn"),
+        (&[("NUMBERD_PUBLIC_URL", "ftp://numbers.example.com")], "public_url"),
         (&[("NUMBERD_LISTEN", "everywhere")], "listen"),
         (&[("NUMBERD_DATABASE_URL", "mysql://localhost/x")], "database_url"),
         (&[("NUMBERD_WORKER__INTERVAL_MS", "soon")], "interval_ms"),

@@ -7,6 +7,7 @@ pub mod extract;
 mod hardening;
 pub mod native;
 pub mod openapi;
+pub mod origin;
 
 use std::sync::Arc;
 use std::time::Duration;

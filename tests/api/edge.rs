@@ -16,6 +16,7 @@ both_backends!(
     autocalls_routing_errors_speak_laravel,
     oversized_bodies_always_get_their_413,
     slow_and_idle_clients_are_disconnected,
+    page_urls_never_come_from_the_host_header,
 );
 
 async fn every_response_forbids_sniffing_and_caching(b: Backend) {
@@ -124,4 +125,45 @@ async fn slow_and_idle_clients_are_disconnected(b: Backend) {
             assert!(got.starts_with("HTTP/1.1 200"), "the request before the idle wait was answered: {got}");
         }
     }
+}
+
+/// Paginator URLs used to echo whatever `Host` the client sent. They now come from `public_url`,
+/// or from `X-Forwarded-*` sent by a trusted proxy, or else the address the server was reached on.
+async fn page_urls_never_come_from_the_host_header(b: Backend) {
+    async fn first_page_url(app: &TestApp, key: &str, headers: &[(&str, &str)]) -> String {
+        let mut req = app.http.get(format!("{}/api/user/assistants/get", app.base)).header("authorization", format!("Bearer {key}"));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let page: Value = resp.json().await.unwrap();
+        page["first_page_url"].as_str().unwrap().to_owned()
+    }
+    let spoof = [("host", "evil.example"), ("x-forwarded-host", "evil.example"), ("x-forwarded-proto", "https")];
+
+    let plain = TestApp::spawn(b).await;
+    let ws = plain.workspace(false).await;
+    let url = first_page_url(&plain, &ws.key, &spoof).await;
+    assert_eq!(url, format!("http://{}/api/user/assistants/get?page=1", plain.running.addr));
+
+    let untrusted = TestApp::spawn_with(b, |c| c.trusted_proxies = vec!["10.0.0.0/8".into()]).await;
+    let ws = untrusted.workspace(false).await;
+    let url = first_page_url(&untrusted, &ws.key, &spoof).await;
+    assert!(!url.contains("evil.example") && url.starts_with("http://127.0.0.1:"), "{url}");
+
+    let behind_proxy = TestApp::spawn_with(b, |c| c.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let ws = behind_proxy.workspace(false).await;
+    let forwarded = [("x-forwarded-host", "numbers.example.com"), ("x-forwarded-proto", "https")];
+    let url = first_page_url(&behind_proxy, &ws.key, &forwarded).await;
+    assert_eq!(url, "https://numbers.example.com/api/user/assistants/get?page=1");
+
+    let configured = TestApp::spawn_with(b, |c| {
+        c.public_url = Some("https://numbers.example.com/".into());
+        c.trusted_proxies = vec!["127.0.0.0/8".into()];
+    })
+    .await;
+    let ws = configured.workspace(false).await;
+    let url = first_page_url(&configured, &ws.key, &spoof).await;
+    assert_eq!(url, "https://numbers.example.com/api/user/assistants/get?page=1", "public_url wins over every header");
 }
