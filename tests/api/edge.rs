@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use reqwest::{Method, StatusCode};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
@@ -22,7 +22,13 @@ both_backends!(
 async fn every_response_forbids_sniffing_and_caching(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(true).await;
-    let paths = ["/healthz".to_string(), "/openapi.json".into(), format!("/workspaces/{}/numbers", ws.id), "/nowhere".into(), "/api/user/phone-numbers/all".into()];
+    let paths = [
+        "/healthz".to_string(),
+        "/openapi.json".into(),
+        format!("/workspaces/{}/numbers", ws.id),
+        "/nowhere".into(),
+        "/api/user/phone-numbers/all".into(),
+    ];
     for path in paths {
         for auth in [None, Some(format!("Bearer {}", ws.key))] {
             let mut req = app.http.get(format!("{}{path}", app.base));
