@@ -3,11 +3,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
 use crate::carrier::{local::LocalCarrier, Carrier};
 use crate::config::{CarrierKind, Config};
 use crate::domain::clock::{Clock, SystemClock};
+use crate::http::origin::ConnAddrs;
 use crate::http::{self, AppState};
 use crate::service::Core;
 use crate::store::{Db, DbOptions};
@@ -48,14 +53,25 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     pub core: Arc<Core>,
     stop: tokio::sync::watch::Sender<bool>,
+    grace: Duration,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// Stops accepting, lets in-flight requests and the worker's current pass finish, and cuts
+    /// whatever is still running once the grace period is over.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let aborts: Vec<_> = self.tasks.iter().map(|t| t.abort_handle()).collect();
+        let drained = tokio::time::timeout(self.grace, async {
+            for t in self.tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(grace_ms = self.grace.as_millis() as u64, "grace period over; cutting remaining connections");
+            aborts.iter().for_each(|a| a.abort());
         }
     }
 }
@@ -64,18 +80,60 @@ impl Running {
 pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let router = http::router(AppState { core: core.clone() }, config.max_body_bytes);
-    let shutdown = Shutdown(rx.clone());
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.wait()).await {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let origin = config.public_origin().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let router = http::router(AppState { core: core.clone() }, config.max_body_bytes)
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.http.body_timeout_ms)))
+        .layer(axum::Extension(origin));
+    let server = tokio::spawn(serve_http(listener, router, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone())));
     let mut tasks = vec![server];
     if config.worker.enabled {
         tasks.push(tokio::spawn(worker(core.clone(), Duration::from_millis(config.worker.interval_ms), config.worker.batch, Shutdown(rx))));
     }
-    Ok(Running { addr, core, stop, tasks })
+    Ok(Running { addr, core, stop, grace: Duration::from_millis(config.http.shutdown_grace_ms), tasks })
+}
+
+/// The accept loop. Each connection gets a header read timeout (which also ends idle
+/// keep-alives); on `shutdown` the listener closes and every connection finishes its current
+/// request, then closes. Dropping this future (grace over) drops every connection with it.
+async fn serve_http(listener: TcpListener, router: axum::Router, header_timeout: Duration, shutdown: Shutdown) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let mut conns = tokio::task::JoinSet::new();
+    let stop = shutdown.clone().wait();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(local) = stream.local_addr() else { continue };
+        let addrs = ConnAddrs { peer, local };
+        let service = router.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(addrs);
+            req
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let stop = shutdown.clone().wait();
+        conns.spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stop => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
 }
 
 /// The period-end worker and outbox delivery. Each pass settles whatever is due by now, so
@@ -119,8 +177,22 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;
     tracing::info!(addr = %running.addr, "listening");
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM as systemd and Kubernetes send it.
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }

@@ -16,11 +16,18 @@ pub struct Config {
     /// `sqlite://numberd.db` (default) or `postgres://user:pass@host/db`.
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where clients reach the service (`https://numbers.example.com`); absolute URLs in
+    /// responses are built from it. Unset: from a trusted proxy's `X-Forwarded-*`, else the
+    /// address the connection arrived on; never from `Host`.
+    pub public_url: Option<String>,
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed.
+    pub trusted_proxies: Vec<String>,
     /// `text` for people, `json` for log shippers.
     pub log_format: LogFormat,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     pub database: DatabaseConfig,
+    pub http: HttpConfig,
     pub worker: WorkerConfig,
     pub carrier: CarrierConfig,
     pub outbox: OutboxConfig,
@@ -39,6 +46,20 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How long a SQLite writer waits for the lock before giving up.
     pub busy_timeout_ms: u64,
+}
+
+/// Limits on slow or idle clients, and how long a stop may take.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Deadline for a request's headers to arrive, counted from the moment the server waits for
+    /// them: this also closes an idle keep-alive connection that sends no next request.
+    pub header_timeout_ms: u64,
+    /// Longest silence while a request body is being received.
+    pub body_timeout_ms: u64,
+    /// On SIGTERM or Ctrl-C: how long in-flight requests and the worker's current pass may take
+    /// before the remaining connections are cut.
+    pub shutdown_grace_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -83,9 +104,12 @@ impl Default for Config {
         Config {
             database_url: "sqlite://numberd.db".into(),
             listen: "127.0.0.1:8080".parse().expect("valid default"),
+            public_url: None,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
             worker: WorkerConfig::default(),
             carrier: CarrierConfig::default(),
             outbox: OutboxConfig::default(),
@@ -96,6 +120,12 @@ impl Default for Config {
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { header_timeout_ms: 10_000, body_timeout_ms: 10_000, shutdown_grace_ms: 10_000 }
     }
 }
 
@@ -139,6 +169,7 @@ impl Config {
     fn validate(&self) -> Result<(), String> {
         crate::store::Backend::of_url(&self.database_url)
             .map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
+        self.public_origin()?;
         let checks = [
             (self.database.max_connections == 0, "database.max_connections must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
@@ -147,12 +178,18 @@ impl Config {
             (self.outbox.max_attempts < 1, "outbox.max_attempts must be at least 1"),
             (self.outbox.backoff_base_ms == 0, "outbox.backoff_base_ms must be at least 1"),
             (self.outbox.backoff_max_ms < self.outbox.backoff_base_ms, "outbox.backoff_max_ms must be at least backoff_base_ms"),
+            (self.http.header_timeout_ms == 0, "http.header_timeout_ms must be at least 1"),
+            (self.http.body_timeout_ms == 0, "http.body_timeout_ms must be at least 1"),
             (self.max_body_bytes < 1024, "max_body_bytes must be at least 1024"),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, msg)) => Err((*msg).into()),
             None => Ok(()),
         }
+    }
+
+    pub fn public_origin(&self) -> Result<crate::http::origin::PublicOrigin, String> {
+        crate::http::origin::PublicOrigin::new(self.public_url.as_deref(), &self.trusted_proxies)
     }
 
     pub fn carrier_timeout(&self) -> Duration {

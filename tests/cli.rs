@@ -135,8 +135,9 @@ async fn walkthrough(dir: &Path, env: &[(&str, &str)]) {
 #[test]
 fn configuration_errors_are_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[(&str, &str)], &str); 5] = [
+    let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("NUMBERD_LISTN", "127.0.0.1:1")], "listn"),
+        (&[("NUMBERD_PUBLIC_URL", "ftp://numbers.example.com")], "public_url"),
         (&[("NUMBERD_LISTEN", "everywhere")], "listen"),
         (&[("NUMBERD_DATABASE_URL", "mysql://localhost/x")], "database_url"),
         (&[("NUMBERD_WORKER__INTERVAL_MS", "soon")], "interval_ms"),
@@ -192,4 +193,57 @@ fn sweep_runs_once_and_reports() {
     assert_eq!(report, json!({ "settled": 0, "delivered": 0 }));
     let out = numberd(dir.path(), &[], &["workspace", "create", "   "]);
     assert!(!out.status.success());
+}
+
+/// systemd and Kubernetes stop services with SIGTERM: a request in flight still completes, new
+/// connections are refused, and the process exits cleanly within the grace period.
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let created = ok_json(&numberd(dir.path(), &[], &["workspace", "create", "Acme"]));
+    let (ws, key) = (created["workspaceId"].as_str().unwrap(), created["accessKey"].as_str().unwrap());
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_numberd"))
+        .current_dir(dir.path())
+        .arg("serve")
+        .env_clear()
+        .env("NUMBERD_LISTEN", &listen)
+        .env("NUMBERD_HTTP__SHUTDOWN_GRACE_MS", "10000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    wait_ready(&format!("http://{listen}")).await;
+
+    // A slow client: headers and half the body, then SIGTERM, then the rest.
+    let body = json!({ "number": "+14155550100" }).to_string();
+    let (first, rest) = body.split_at(body.len() / 2);
+    let mut conn = tokio::net::TcpStream::connect(&listen).await.unwrap();
+    let head = format!(
+        "POST /workspaces/{ws}/numbers HTTP/1.1\r\nHost: {listen}\r\nAuthorization: AccessKey {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{first}",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let killed = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(tokio::net::TcpStream::connect(&listen).await.is_err(), "no new connections once stopping");
+    conn.write_all(rest.as_bytes()).await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_string(&mut answer)).await.expect("answered").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "the in-flight request completed: {answer}");
+
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "still running after the grace period");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "exit status {status}");
+    assert!(started.elapsed() < Duration::from_secs(5), "exited once drained, not at the end of the grace period");
 }

@@ -4,15 +4,17 @@
 
 pub mod autocalls;
 pub mod extract;
+mod hardening;
 pub mod native;
 pub mod openapi;
+pub mod origin;
 mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -53,10 +55,12 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |req, next| hardening::drain_oversized(max_body_bytes, req, next)))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Error::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.").into_response()
         }))
+        .layer(axum::middleware::from_fn(hardening::security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -93,10 +97,19 @@ async fn openapi_json() -> Response {
         .into_response()
 }
 
-async fn not_found() -> Error {
-    Error::not_found("route_not_found", "No such endpoint.")
+async fn not_found(uri: Uri) -> Response {
+    in_dialect(&uri, Error::not_found("route_not_found", "No such endpoint."))
 }
 
-async fn method_not_allowed() -> Error {
-    Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not support that method.")
+async fn method_not_allowed(uri: Uri) -> Response {
+    in_dialect(&uri, Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not support that method."))
+}
+
+/// A routing error in the error shape of the API the path belongs to.
+fn in_dialect(uri: &Uri, e: Error) -> Response {
+    if autocalls::owns(uri.path()) {
+        autocalls::route_error(e)
+    } else {
+        e.into_response()
+    }
 }

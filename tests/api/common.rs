@@ -238,7 +238,7 @@ impl Ws {
 /// Bird's `Number` schema (OpenAPI 3.0) as a JSON Schema validator: `nullable` becomes a `null`
 /// alternative, and `$ref`s resolve inside the Bird document.
 pub fn bird_number_validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/bird/numbers-cancel-subscription.openapi.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/bird/numbers-cancel-subscription.openapi.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     fn nullable_to_type(v: &mut Value) {

@@ -31,6 +31,16 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(calls::routes())
 }
 
+/// Whether a request path belongs to this dialect (its unknown routes answer in its shape too).
+pub fn owns(path: &str) -> bool {
+    path == "/api/user" || path.starts_with("/api/user/")
+}
+
+/// A routing error (404/405) under `/api/user`, answered as Laravel does.
+pub fn route_error(e: Error) -> Response {
+    render(e, Shape::Laravel)
+}
+
 /// How an endpoint family answers errors: the phone-number endpoints say `{"error": "..."}`,
 /// everything else speaks Laravel (`{"message": "..."}`, validation as 422 with `errors`).
 #[derive(Clone, Copy)]

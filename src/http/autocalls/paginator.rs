@@ -3,7 +3,6 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Uri};
 use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
 use utoipa::{IntoParams, ToSchema};
@@ -11,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::input::query_int;
 use crate::error::Error;
 use crate::http::extract::ApiQuery;
+use crate::http::origin::PublicOrigin;
 use crate::store::resources::Page;
 
 pub const MAX_PER_PAGE: i64 = 100;
@@ -82,8 +82,13 @@ impl<S: Send + Sync, const PER_PAGE: i64> FromRequestParts<S> for PageRequest<PE
             .filter(|(k, _)| k != "page")
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(PageRequest { page, per_page, path: absolute_path(&parts.uri, &parts.headers), query })
+        Ok(PageRequest { page, per_page, path: format!("{}{}", origin(parts), parts.uri.path()), query })
     }
+}
+
+/// The public `scheme://host` for this request (see [`PublicOrigin`]).
+fn origin(parts: &Parts) -> String {
+    parts.extensions.get::<PublicOrigin>().cloned().unwrap_or_default().base(parts)
 }
 
 impl<const PER_PAGE: i64> PageRequest<PER_PAGE> {
@@ -145,18 +150,6 @@ fn window(current: i64, last: i64) -> Vec<std::ops::RangeInclusive<i64>> {
     } else {
         vec![1..=2, current - ON_EACH_SIDE..=current + ON_EACH_SIDE, last - 1..=last]
     }
-}
-
-/// The request URL without its query, as the client reached us (honouring a TLS-terminating
-/// proxy's `X-Forwarded-Proto`).
-fn absolute_path(uri: &Uri, headers: &HeaderMap) -> String {
-    let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
-    let scheme = match text(header::HeaderName::from_static("x-forwarded-proto")) {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let host = text(header::HOST).unwrap_or("localhost");
-    format!("{scheme}://{host}{}", uri.path())
 }
 
 #[cfg(test)]
