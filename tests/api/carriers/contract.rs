@@ -27,6 +27,8 @@ fn load(file: &str) -> Value {
 fn allow_twilio_deviations(v: &mut Value) {
     match v {
         Value::Object(map) => {
+            // Children first: the alternatives added here must not be rewritten again.
+            map.values_mut().for_each(allow_twilio_deviations);
             if map.get("format") == Some(&json!("uri")) {
                 map.remove("format");
                 map.insert("anyOf".into(), json!([{"format": "uri"}, {"pattern": "^/2010-04-01/"}]));
@@ -39,7 +41,6 @@ fn allow_twilio_deviations(v: &mut Value) {
                     }
                 }
             }
-            map.values_mut().for_each(allow_twilio_deviations);
         }
         Value::Array(items) => items.iter_mut().for_each(allow_twilio_deviations),
         _ => {}

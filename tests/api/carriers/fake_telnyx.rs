@@ -34,6 +34,7 @@ struct Order {
 struct Held {
     id: String,
     e164: String,
+    reference: String,
     locked: bool,
 }
 
@@ -76,7 +77,7 @@ impl FakeTelnyx {
         json!({
             "id": h.id, "record_type": "phone_number", "phone_number": h.e164, "status": "active",
             "phone_number_type": "local", "country_iso_alpha2": "US", "created_at": STAMP, "purchased_at": STAMP,
-            "connection_id": null, "customer_reference": null, "tags": [], "source_type": "number_order",
+            "connection_id": "1293384261075731499", "customer_reference": h.reference, "tags": [], "source_type": "number_order",
             "emergency_enabled": false, "call_forwarding_enabled": true, "cnam_listing_enabled": false,
             "caller_id_name_enabled": false, "call_recording_enabled": false, "t38_fax_gateway_enabled": false,
             // Not in the document's schema (which allows extra fields); Telnyx's docs name it.
@@ -91,7 +92,8 @@ impl FakeTelnyx {
         let settled = o.polls_left == 0;
         let (id, e164, reference) = (o.id.clone(), o.e164.clone(), o.reference.clone());
         if settled && !books.held.iter().any(|h| h.e164 == e164) {
-            books.held.push(Held { id: format!("{}", 1_000_000_000 + books.held.len() as u64 + rand_digits()), e164: e164.clone(), locked: false });
+            let id = (1_000_000_000 + rand_digits()).to_string();
+            books.held.push(Held { id, e164: e164.clone(), reference: reference.clone(), locked: false });
         }
         let status = if settled { "success" } else { "pending" };
         json!({

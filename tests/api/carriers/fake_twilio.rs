@@ -77,7 +77,7 @@ impl FakeTwilio {
             "api_version": "2010-04-01", "beta": false,
             "capabilities": {"voice": true, "sms": sms, "mms": false, "fax": false},
             "date_created": now, "date_updated": now, "friendly_name": e164, "identity_sid": null,
-            "phone_number": e164, "origin": "twilio", "sid": sid, "sms_application_sid": "",
+            "phone_number": e164, "origin": "twilio", "sid": sid, "sms_application_sid": null,
             "sms_fallback_method": "POST", "sms_fallback_url": null, "sms_method": "POST", "sms_url": null,
             "status_callback": null, "status_callback_method": "POST", "trunk_sid": null,
             "uri": format!("/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers/{sid}.json"),

@@ -177,7 +177,10 @@ fn twilio_contract_catches_drift() {
     assert!(c.check_response("DELETE", &path, 204, b"").is_empty());
     assert!(!c.check_response("DELETE", &path, 200, b"{}").is_empty(), "undeclared success status");
     assert!(!c.check_response("GET", &path, 200, br#"{"beta": "no"}"#).is_empty(), "wrong type");
-    assert!(!c.check_response("GET", &path, 200, br#"{"uri": "not a uri"}"#).is_empty(), "only relative API paths pass as uri");
-    assert!(c.check_response("GET", &path, 200, format!(r#"{{"uri": "{path}"}}"#).as_bytes()).is_empty(), "a relative API path is allowed");
+    // `format: uri`: absolute URIs and paths relative to the API host (as Twilio sends them) only.
+    let list = format!("{base}/IncomingPhoneNumbers.json");
+    assert!(!c.check_response("GET", &list, 200, br#"{"first_page_uri": "not a uri"}"#).is_empty(), "neither a URI nor an API path");
+    assert!(c.check_response("GET", &list, 200, format!(r#"{{"first_page_uri": "{list}?Page=0"}}"#).as_bytes()).is_empty());
+    assert!(c.check_response("GET", &list, 200, br#"{"first_page_uri": "https://api.twilio.com/x"}"#).is_empty());
     assert!(!c.check_response("GET", &path, 404, br#"{"message": "gone"}"#).is_empty(), "error without code/status/more_info");
 }
