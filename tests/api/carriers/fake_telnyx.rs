@@ -8,20 +8,11 @@ use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
-use super::{hex_id, json, param, query, Common, Contract, Dialect, FakeServer};
+use super::{hex_id, json, param, query, Common, Contract, Dialect, FakeServer, ForSale};
 
 pub const API_KEY: &str = "KEY0123456789telnyx-secret";
 /// The code the fake "texts" to a caller ID's owner.
 pub const SMS_CODE: &str = "246810";
-
-#[derive(Clone)]
-pub struct ForSale {
-    pub e164: &'static str,
-    pub country: &'static str,
-    /// `local`, `toll_free` or `mobile`.
-    pub kind: &'static str,
-    pub sms: bool,
-}
 
 struct Order {
     id: String,

@@ -8,21 +8,12 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
 
-use super::{hex_id, json, param, query, Common, Contract, Dialect, FakeServer};
+use super::{hex_id, json, param, query, Common, Contract, Dialect, FakeServer, ForSale};
 
 pub const ACCOUNT_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const AUTH_TOKEN: &str = "twilio-secret-token";
 /// What the fake's caller-ID verification calls read out.
 pub const VALIDATION_CODE: &str = "123456";
-
-#[derive(Clone)]
-pub struct ForSale {
-    pub e164: &'static str,
-    pub country: &'static str,
-    /// `Local`, `TollFree` or `Mobile`, as in the path.
-    pub kind: &'static str,
-    pub sms: bool,
-}
 
 #[derive(Default)]
 struct Books {

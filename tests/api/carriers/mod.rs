@@ -21,6 +21,17 @@ use axum::Router;
 
 pub use contract::Contract;
 
+/// A number a fake carrier has for sale.
+#[derive(Clone)]
+pub struct ForSale {
+    pub e164: &'static str,
+    pub country: &'static str,
+    /// The carrier's own word for the type: Twilio `Local`/`TollFree`/`Mobile` (its path),
+    /// Telnyx `local`/`toll_free`/`mobile` (its filter).
+    pub kind: &'static str,
+    pub sms: bool,
+}
+
 /// A failure a fake answers the next matching request with.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
@@ -105,8 +116,11 @@ async fn handle<D: Dialect>(State(fake): State<Arc<D>>, method: Method, uri: Uri
     response
 }
 
+/// Ways the exchanges so far strayed from the document.
+type Violations = Arc<Mutex<Vec<String>>>;
+
 /// Records every way a request or response strays from the document.
-async fn checked(State((contract, violations)): State<(Arc<Contract>, Arc<Mutex<Vec<String>>>)>, request: Request, next: Next) -> Response {
+async fn checked(State((contract, violations)): State<(Arc<Contract>, Violations)>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap();
     let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
@@ -124,7 +138,7 @@ async fn checked(State((contract, violations)): State<(Arc<Contract>, Arc<Mutex<
 pub struct FakeServer<D> {
     pub base_url: String,
     pub state: Arc<D>,
-    violations: Arc<Mutex<Vec<String>>>,
+    violations: Violations,
 }
 
 impl<D: Dialect> FakeServer<D> {

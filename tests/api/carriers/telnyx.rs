@@ -8,8 +8,8 @@ use numberd::carrier::{Carrier, CarrierError, CarrierNumber};
 use numberd::config::{CarrierAccountConfig, Secret};
 use std::time::Duration;
 
-use super::fake_telnyx::{FakeTelnyx, ForSale, API_KEY, SMS_CODE};
-use super::{client, Contract, Fault, FakeServer};
+use super::fake_telnyx::{FakeTelnyx, API_KEY, SMS_CODE};
+use super::{client, Contract, Fault, FakeServer, ForSale};
 
 const CHICAGO: &str = "+13125550102";
 const CHICAGO_NO_SMS: &str = "+13125550103";

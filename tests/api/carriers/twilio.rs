@@ -8,8 +8,8 @@ use numberd::carrier::account::*;
 use numberd::carrier::{removal, Carrier, CarrierError, CarrierNumber};
 use numberd::config::{CarrierAccountConfig, Secret};
 
-use super::fake_twilio::{FakeTwilio, ForSale, ACCOUNT_SID, AUTH_TOKEN, VALIDATION_CODE};
-use super::{client, Contract, Fault, FakeServer};
+use super::fake_twilio::{FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, VALIDATION_CODE};
+use super::{client, Contract, Fault, FakeServer, ForSale};
 
 const SF: &str = "+14155550100";
 const SF_NO_SMS: &str = "+14155550101";
