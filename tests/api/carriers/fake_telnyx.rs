@@ -50,18 +50,33 @@ const STAMP: &str = "2026-11-23T15:00:00Z";
 
 impl FakeTelnyx {
     pub async fn spawn(for_sale: Vec<ForSale>, settle_after_polls: u32) -> FakeServer<FakeTelnyx> {
-        let fake = FakeTelnyx { settle_after_polls, ..FakeTelnyx::default() };
+        let fake = FakeTelnyx {
+            settle_after_polls,
+            ..FakeTelnyx::default()
+        };
         fake.books.lock().unwrap().for_sale = for_sale;
         FakeServer::spawn(fake, Contract::telnyx(), "/v2").await
     }
 
     pub fn held(&self) -> Vec<String> {
-        self.books.lock().unwrap().held.iter().map(|h| h.e164.clone()).collect()
+        self.books
+            .lock()
+            .unwrap()
+            .held
+            .iter()
+            .map(|h| h.e164.clone())
+            .collect()
     }
 
     /// Sets the deletion lock on a held number.
     pub fn lock(&self, e164: &str) {
-        self.books.lock().unwrap().held.iter_mut().filter(|h| h.e164 == e164).for_each(|h| h.locked = true);
+        self.books
+            .lock()
+            .unwrap()
+            .held
+            .iter_mut()
+            .filter(|h| h.e164 == e164)
+            .for_each(|h| h.locked = true);
     }
 
     fn number(h: &Held) -> Value {
@@ -84,7 +99,12 @@ impl FakeTelnyx {
         let (id, e164, reference) = (o.id.clone(), o.e164.clone(), o.reference.clone());
         if settled && !books.held.iter().any(|h| h.e164 == e164) {
             let id = (1_000_000_000 + rand_digits()).to_string();
-            books.held.push(Held { id, e164: e164.clone(), reference: reference.clone(), locked: false });
+            books.held.push(Held {
+                id,
+                e164: e164.clone(),
+                reference: reference.clone(),
+                locked: false,
+            });
         }
         let status = if settled { "success" } else { "pending" };
         json!({
@@ -120,7 +140,10 @@ impl Dialect for FakeTelnyx {
             "500" => "10007",
             other => other,
         };
-        json(status, json!({"errors": [{"code": code, "title": message, "detail": message}]}))
+        json(
+            status,
+            json!({"errors": [{"code": code, "title": message, "detail": message}]}),
+        )
     }
 
     fn rate_limited(seconds: u64) -> Response {
@@ -133,7 +156,10 @@ impl Dialect for FakeTelnyx {
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {API_KEY}"))
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {API_KEY}"))
     }
 
     fn common(&self) -> &Common {
@@ -177,23 +203,43 @@ impl Dialect for FakeTelnyx {
                     })
                     .collect::<Vec<_>>();
                 let n = found.len();
-                json(StatusCode::OK, json!({"data": found, "meta": {"total_results": n, "best_effort_results": 0}}))
+                json(
+                    StatusCode::OK,
+                    json!({"data": found, "meta": {"total_results": n, "best_effort_results": 0}}),
+                )
             }
             ("POST", ["number_orders"]) => {
-                let e164 = body["phone_numbers"][0]["phone_number"].as_str().unwrap_or_default().to_owned();
+                let e164 = body["phone_numbers"][0]["phone_number"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 let Some(at) = b.for_sale.iter().position(|n| n.e164 == e164) else {
-                    return Self::error(StatusCode::UNPROCESSABLE_ENTITY, "85001", "Number not available");
+                    return Self::error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "85001",
+                        "Number not available",
+                    );
                 };
                 b.for_sale.remove(at);
-                let reference = body["customer_reference"].as_str().unwrap_or_default().to_owned();
+                let reference = body["customer_reference"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
                 // Placing counts as the first look.
-                b.orders.push(Order { id: uuid::Uuid::new_v4().to_string(), e164, reference, polls_left: self.settle_after_polls + 1 });
+                b.orders.push(Order {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    e164,
+                    reference,
+                    polls_left: self.settle_after_polls + 1,
+                });
                 let at = b.orders.len() - 1;
                 json(StatusCode::OK, json!({"data": Self::look(&mut b, at)}))
             }
             ("GET", ["number_orders"]) => {
                 let reference = param(&q, "filter[customer_reference]");
-                let ats: Vec<usize> = (0..b.orders.len()).filter(|&i| reference.is_none_or(|r| r == b.orders[i].reference)).collect();
+                let ats: Vec<usize> = (0..b.orders.len())
+                    .filter(|&i| reference.is_none_or(|r| r == b.orders[i].reference))
+                    .collect();
                 let found = ats.into_iter().map(|i| Self::look(&mut b, i)).collect();
                 json(StatusCode::OK, Self::list(found))
             }
@@ -203,7 +249,12 @@ impl Dialect for FakeTelnyx {
             },
             ("GET", ["phone_numbers"]) => {
                 let wanted = param(&q, "filter[phone_number]");
-                let found = b.held.iter().filter(|h| wanted.is_none_or(|w| w == h.e164)).map(Self::number).collect();
+                let found = b
+                    .held
+                    .iter()
+                    .filter(|h| wanted.is_none_or(|w| w == h.e164))
+                    .map(Self::number)
+                    .collect();
                 json(StatusCode::OK, Self::list(found))
             }
             ("GET", ["phone_numbers", id]) => match b.held.iter().find(|h| h.id == *id) {
@@ -213,7 +264,11 @@ impl Dialect for FakeTelnyx {
             ("DELETE", ["phone_numbers", id]) => match b.held.iter().position(|h| h.id == *id) {
                 Some(at) if b.held[at].locked => {
                     // Telnyx's documents give no code for this refusal; the client does not rely on one.
-                    Self::error(StatusCode::UNPROCESSABLE_ENTITY, "10015", "Phone number has deletion lock enabled")
+                    Self::error(
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        "10015",
+                        "Phone number has deletion lock enabled",
+                    )
                 }
                 Some(at) => {
                     let h = b.held.remove(at);
@@ -231,28 +286,53 @@ impl Dialect for FakeTelnyx {
                 let e164 = body["phone_number"].as_str().unwrap_or_default().to_owned();
                 b.verifications.retain(|(e, _)| *e != e164);
                 b.verifications.push((e164.clone(), false));
-                json(StatusCode::OK, json!({"phone_number": e164, "verification_method": body["verification_method"]}))
+                json(
+                    StatusCode::OK,
+                    json!({"phone_number": e164, "verification_method": body["verification_method"]}),
+                )
             }
             ("POST", ["verified_numbers", e164, "actions", "verify"]) => {
-                let Some(v) = b.verifications.iter_mut().find(|(e, _)| e == e164) else { return Self::not_found() };
+                let Some(v) = b.verifications.iter_mut().find(|(e, _)| e == e164) else {
+                    return Self::not_found();
+                };
                 if body["verification_code"] != SMS_CODE {
-                    return Self::error(StatusCode::BAD_REQUEST, "10015", "Invalid verification code");
+                    return Self::error(
+                        StatusCode::BAD_REQUEST,
+                        "10015",
+                        "Invalid verification code",
+                    );
                 }
                 v.1 = true;
-                json(StatusCode::OK, json!({"data": {"phone_number": e164, "record_type": "verified_number", "verified_at": STAMP}}))
+                json(
+                    StatusCode::OK,
+                    json!({"data": {"phone_number": e164, "record_type": "verified_number", "verified_at": STAMP}}),
+                )
             }
-            ("GET", ["verified_numbers", e164]) => match b.verifications.iter().find(|(e, _)| e == e164) {
-                Some((e, true)) => json(StatusCode::OK, json!({"data": {"phone_number": e, "record_type": "verified_number", "verified_at": STAMP}})),
-                Some((e, false)) => json(StatusCode::OK, json!({"data": {"phone_number": e, "record_type": "verified_number"}})),
-                None => Self::not_found(),
-            },
-            ("DELETE", ["verified_numbers", e164]) => match b.verifications.iter().position(|(e, _)| e == e164) {
-                Some(at) => {
-                    let (e, _) = b.verifications.remove(at);
-                    json(StatusCode::OK, json!({"data": {"phone_number": e, "record_type": "verified_number", "verified_at": STAMP}}))
+            ("GET", ["verified_numbers", e164]) => {
+                match b.verifications.iter().find(|(e, _)| e == e164) {
+                    Some((e, true)) => json(
+                        StatusCode::OK,
+                        json!({"data": {"phone_number": e, "record_type": "verified_number", "verified_at": STAMP}}),
+                    ),
+                    Some((e, false)) => json(
+                        StatusCode::OK,
+                        json!({"data": {"phone_number": e, "record_type": "verified_number"}}),
+                    ),
+                    None => Self::not_found(),
                 }
-                None => Self::not_found(),
-            },
+            }
+            ("DELETE", ["verified_numbers", e164]) => {
+                match b.verifications.iter().position(|(e, _)| e == e164) {
+                    Some(at) => {
+                        let (e, _) = b.verifications.remove(at);
+                        json(
+                            StatusCode::OK,
+                            json!({"data": {"phone_number": e, "record_type": "verified_number", "verified_at": STAMP}}),
+                        )
+                    }
+                    None => Self::not_found(),
+                }
+            }
             _ => Self::not_found(),
         }
     }

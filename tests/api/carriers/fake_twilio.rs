@@ -41,15 +41,26 @@ impl FakeTwilio {
 
     /// E.164 numbers the account holds.
     pub fn held(&self) -> Vec<String> {
-        self.books.lock().unwrap().held.iter().map(|(_, e, _)| e.clone()).collect()
+        self.books
+            .lock()
+            .unwrap()
+            .held
+            .iter()
+            .map(|(_, e, _)| e.clone())
+            .collect()
     }
 
     /// The owner picks up Twilio's call and types the validation code in.
     pub fn owner_answers(&self, e164: &str) {
         let mut b = self.books.lock().unwrap();
-        let at = b.calling.iter().position(|c| c == e164).expect("a verification call is under way");
+        let at = b
+            .calling
+            .iter()
+            .position(|c| c == e164)
+            .expect("a verification call is under way");
         b.calling.remove(at);
-        b.caller_ids.push((format!("PN{}", hex_id(32)), e164.to_owned()));
+        b.caller_ids
+            .push((format!("PN{}", hex_id(32)), e164.to_owned()));
     }
 
     fn page(uri: &Uri, key: &str, items: Vec<Value>) -> Value {
@@ -89,7 +100,11 @@ impl FakeTwilio {
     }
 
     fn not_found() -> Response {
-        Self::error(StatusCode::NOT_FOUND, "20404", "The requested resource was not found")
+        Self::error(
+            StatusCode::NOT_FOUND,
+            "20404",
+            "The requested resource was not found",
+        )
     }
 }
 
@@ -101,7 +116,10 @@ impl Dialect for FakeTwilio {
             "500" => 20500,
             other => other.parse().unwrap(),
         };
-        json(status, json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status.as_u16()}))
+        json(
+            status,
+            json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status.as_u16()}),
+        )
     }
 
     fn rate_limited(seconds: u64) -> Response {
@@ -111,8 +129,12 @@ impl Dialect for FakeTwilio {
     }
 
     fn authorized(&self, headers: &HeaderMap) -> bool {
-        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
-        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Basic {expected}"))
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            == Some(&format!("Basic {expected}"))
     }
 
     fn common(&self) -> &Common {
@@ -123,7 +145,10 @@ impl Dialect for FakeTwilio {
         let q = query(uri);
         let form: Vec<(String, String)> = url::form_urlencoded::parse(body).into_owned().collect();
         let mut b = self.books.lock().unwrap();
-        let path = uri.path().strip_prefix(&format!("/2010-04-01/Accounts/{ACCOUNT_SID}/")).unwrap_or_default();
+        let path = uri
+            .path()
+            .strip_prefix(&format!("/2010-04-01/Accounts/{ACCOUNT_SID}/"))
+            .unwrap_or_default();
         let segments: Vec<&str> = path.split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("GET", ["AvailablePhoneNumbers", country, kind]) => {
@@ -147,12 +172,19 @@ impl Dialect for FakeTwilio {
                         })
                     })
                     .collect();
-                json(StatusCode::OK, Self::page(uri, "available_phone_numbers", found))
+                json(
+                    StatusCode::OK,
+                    Self::page(uri, "available_phone_numbers", found),
+                )
             }
             ("POST", ["IncomingPhoneNumbers.json"]) => {
                 let wanted = param(&form, "PhoneNumber").unwrap_or_default();
                 let Some(at) = b.for_sale.iter().position(|n| n.e164 == wanted) else {
-                    return Self::error(StatusCode::BAD_REQUEST, "21422", "PhoneNumber is not available");
+                    return Self::error(
+                        StatusCode::BAD_REQUEST,
+                        "21422",
+                        "PhoneNumber is not available",
+                    );
                 };
                 let n = b.for_sale.remove(at);
                 let sid = format!("PN{}", hex_id(32));
@@ -161,8 +193,16 @@ impl Dialect for FakeTwilio {
             }
             ("GET", ["IncomingPhoneNumbers.json"]) => {
                 let wanted = param(&q, "PhoneNumber");
-                let found = b.held.iter().filter(|(_, e, _)| wanted.is_none_or(|w| w == e)).map(|(s, e, sms)| Self::incoming(s, e, *sms)).collect();
-                json(StatusCode::OK, Self::page(uri, "incoming_phone_numbers", found))
+                let found = b
+                    .held
+                    .iter()
+                    .filter(|(_, e, _)| wanted.is_none_or(|w| w == e))
+                    .map(|(s, e, sms)| Self::incoming(s, e, *sms))
+                    .collect();
+                json(
+                    StatusCode::OK,
+                    Self::page(uri, "incoming_phone_numbers", found),
+                )
             }
             ("DELETE", ["IncomingPhoneNumbers", resource]) => {
                 let sid = resource.trim_end_matches(".json");
@@ -186,8 +226,16 @@ impl Dialect for FakeTwilio {
             }
             ("GET", ["OutgoingCallerIds.json"]) => {
                 let wanted = param(&q, "PhoneNumber");
-                let found = b.caller_ids.iter().filter(|(_, e)| wanted.is_none_or(|w| w == e)).map(|(s, e)| Self::caller_id(s, e)).collect();
-                json(StatusCode::OK, Self::page(uri, "outgoing_caller_ids", found))
+                let found = b
+                    .caller_ids
+                    .iter()
+                    .filter(|(_, e)| wanted.is_none_or(|w| w == e))
+                    .map(|(s, e)| Self::caller_id(s, e))
+                    .collect();
+                json(
+                    StatusCode::OK,
+                    Self::page(uri, "outgoing_caller_ids", found),
+                )
             }
             ("DELETE", ["OutgoingCallerIds", resource]) => {
                 let sid = resource.trim_end_matches(".json");

@@ -68,7 +68,10 @@ pub trait Dialect: Send + Sync + 'static {
 impl Common {
     /// The next `method` request whose path contains `needle` gets `fault`.
     pub fn inject(&self, method: Method, needle: &'static str, fault: Fault) {
-        self.faults.lock().unwrap().push_back((method, needle, fault));
+        self.faults
+            .lock()
+            .unwrap()
+            .push_back((method, needle, fault));
     }
 
     /// `METHOD /path` of every request so far.
@@ -86,14 +89,26 @@ impl Common {
 
     fn take_fault(&self, method: &Method, path: &str) -> Option<Fault> {
         let mut faults = self.faults.lock().unwrap();
-        let at = faults.iter().position(|(m, needle, _)| m == method && path.contains(needle))?;
+        let at = faults
+            .iter()
+            .position(|(m, needle, _)| m == method && path.contains(needle))?;
         faults.remove(at).map(|(_, _, f)| f)
     }
 }
 
-async fn handle<D: Dialect>(State(fake): State<Arc<D>>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle<D: Dialect>(
+    State(fake): State<Arc<D>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let common = fake.common();
-    common.seen.lock().unwrap().push(format!("{method} {}", uri.path()));
+    common
+        .seen
+        .lock()
+        .unwrap()
+        .push(format!("{method} {}", uri.path()));
     let now = common.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
     common.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let latency = *common.latency.lock().unwrap();
@@ -104,10 +119,18 @@ async fn handle<D: Dialect>(State(fake): State<Arc<D>>, method: Method, uri: Uri
         match common.take_fault(&method, uri.path()) {
             None => fake.answer(&method, &uri, &body),
             Some(Fault::RateLimited(seconds)) => D::rate_limited(seconds),
-            Some(Fault::ServerError) => D::error(StatusCode::INTERNAL_SERVER_ERROR, "500", "Internal server error"),
+            Some(Fault::ServerError) => D::error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "500",
+                "Internal server error",
+            ),
             Some(Fault::ServerErrorAfterward) => {
                 fake.answer(&method, &uri, &body);
-                D::error(StatusCode::INTERNAL_SERVER_ERROR, "500", "Internal server error")
+                D::error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "500",
+                    "Internal server error",
+                )
             }
             Some(Fault::Hang) => std::future::pending().await,
         }
@@ -120,12 +143,26 @@ async fn handle<D: Dialect>(State(fake): State<Arc<D>>, method: Method, uri: Uri
 type Violations = Arc<Mutex<Vec<String>>>;
 
 /// Records every way a request or response strays from the document.
-async fn checked(State((contract, violations)): State<(Arc<Contract>, Violations)>, request: Request, next: Next) -> Response {
+async fn checked(
+    State((contract, violations)): State<(Arc<Contract>, Violations)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (parts, body) = request.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap();
     let (method, path) = (parts.method.to_string(), parts.uri.path().to_owned());
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let mut found = contract.check_request(&method, &path, parts.uri.query(), content_type.as_deref(), &body);
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut found = contract.check_request(
+        &method,
+        &path,
+        parts.uri.query(),
+        content_type.as_deref(),
+        &body,
+    );
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap();
@@ -149,32 +186,52 @@ impl<D: Dialect> FakeServer<D> {
         let app = Router::new()
             .fallback(handle::<D>)
             .with_state(state.clone())
-            .layer(middleware::from_fn_with_state((Arc::new(contract), violations.clone()), checked));
+            .layer(middleware::from_fn_with_state(
+                (Arc::new(contract), violations.clone()),
+                checked,
+            ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        FakeServer { base_url: format!("http://{addr}{prefix}"), state, violations }
+        FakeServer {
+            base_url: format!("http://{addr}{prefix}"),
+            state,
+            violations,
+        }
     }
 
     /// Every exchange so far matched the official document.
     pub fn assert_faithful(&self) {
         let v = self.violations.lock().unwrap();
-        assert!(v.is_empty(), "exchanges that stray from the official document:\n{}", v.join("\n"));
+        assert!(
+            v.is_empty(),
+            "exchanges that stray from the official document:\n{}",
+            v.join("\n")
+        );
     }
 }
 
 /// A JSON response.
 pub fn json(status: StatusCode, body: serde_json::Value) -> Response {
-    Response::builder().status(status).header(header::CONTENT_TYPE, "application/json").body(Body::from(body.to_string())).unwrap()
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
 }
 
 /// Query pairs of a request, decoded.
 pub fn query(uri: &Uri) -> Vec<(String, String)> {
-    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).into_owned().collect()
+    url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect()
 }
 
 pub fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// A carrier id of `len` random hex digits.
@@ -183,11 +240,17 @@ pub fn hex_id(len: usize) -> String {
 }
 
 /// A client for `account`, built from configuration the way `numberd serve` builds it.
-pub fn client(account: numberd::config::CarrierAccountConfig, timeout_ms: u64) -> Arc<dyn numberd::carrier::account::CarrierAccount> {
+pub fn client(
+    account: numberd::config::CarrierAccountConfig,
+    timeout_ms: u64,
+) -> Arc<dyn numberd::carrier::account::CarrierAccount> {
     let mut config = numberd::config::Config::default();
     config.carrier.timeout_ms = timeout_ms;
     config.carriers.insert("acct".into(), account);
-    numberd::app::carrier_accounts(&config).unwrap().remove("acct").unwrap()
+    numberd::app::carrier_accounts(&config)
+        .unwrap()
+        .remove("acct")
+        .unwrap()
 }
 
 /// `max_concurrent_requests` holds however many requests the service fires at once.
@@ -210,7 +273,14 @@ async fn per_account_limit_caps_requests_in_flight() {
             &twilio.state.common,
         ),
         (
-            client(CarrierAccountConfig::Telnyx { api_key: Secret::new(fake_telnyx::API_KEY), base_url: telnyx.base_url.clone(), max_concurrent_requests: 3 }, 5_000),
+            client(
+                CarrierAccountConfig::Telnyx {
+                    api_key: Secret::new(fake_telnyx::API_KEY),
+                    base_url: telnyx.base_url.clone(),
+                    max_concurrent_requests: 3,
+                },
+                5_000,
+            ),
             &telnyx.state.common,
         ),
     ];
@@ -224,7 +294,11 @@ async fn per_account_limit_caps_requests_in_flight() {
             assert_eq!(found, Ok(None));
         }
         assert_eq!(common.seen().len(), 10);
-        assert_eq!(common.max_in_flight(), limit, "never more than the account's limit, and the limit used");
+        assert_eq!(
+            common.max_in_flight(),
+            limit,
+            "never more than the account's limit, and the limit used"
+        );
     }
     twilio.assert_faithful();
     telnyx.assert_faithful();
