@@ -4,7 +4,7 @@
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::{json, Value};
 
@@ -155,11 +155,8 @@ impl Dialect for FakeTelnyx {
         r
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            == Some(&format!("Bearer {API_KEY}"))
+    fn authorization(&self) -> String {
+        format!("Bearer {API_KEY}")
     }
 
     fn common(&self) -> &Common {

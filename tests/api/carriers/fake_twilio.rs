@@ -3,7 +3,7 @@
 use std::sync::Mutex;
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde_json::{json, Value};
@@ -128,13 +128,12 @@ impl Dialect for FakeTwilio {
         r
     }
 
-    fn authorized(&self, headers: &HeaderMap) -> bool {
-        let expected =
-            base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            == Some(&format!("Basic {expected}"))
+    fn authorization(&self) -> String {
+        let credentials = format!("{ACCOUNT_SID}:{AUTH_TOKEN}");
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(credentials)
+        )
     }
 
     fn common(&self) -> &Common {

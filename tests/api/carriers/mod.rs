@@ -32,6 +32,17 @@ pub struct ForSale {
     pub sms: bool,
 }
 
+impl ForSale {
+    pub fn us(e164: &'static str, kind: &'static str, sms: bool) -> ForSale {
+        ForSale {
+            e164,
+            country: "US",
+            kind,
+            sms,
+        }
+    }
+}
+
 /// A failure a fake answers the next matching request with.
 #[derive(Clone, Copy, Debug)]
 pub enum Fault {
@@ -59,7 +70,8 @@ pub struct Common {
 pub trait Dialect: Send + Sync + 'static {
     fn error(status: StatusCode, code: &str, message: &str) -> Response;
     fn rate_limited(seconds: u64) -> Response;
-    fn authorized(&self, headers: &HeaderMap) -> bool;
+    /// The `Authorization` header value the account's credentials make.
+    fn authorization(&self) -> String;
     /// The carrier's own answer, with its state updated.
     fn answer(&self, method: &Method, uri: &Uri, body: &Bytes) -> Response;
     fn common(&self) -> &Common;
@@ -113,7 +125,10 @@ async fn handle<D: Dialect>(
     common.max_in_flight.fetch_max(now, Ordering::SeqCst);
     let latency = *common.latency.lock().unwrap();
     tokio::time::sleep(latency).await;
-    let response = if !fake.authorized(&headers) {
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let response = if presented != Some(fake.authorization().as_str()) {
         D::error(StatusCode::UNAUTHORIZED, "auth", "Authentication failed")
     } else {
         match common.take_fault(&method, uri.path()) {

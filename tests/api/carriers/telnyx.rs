@@ -16,12 +16,7 @@ const CHICAGO_NO_SMS: &str = "+13125550103";
 const SF: &str = "+14155550100";
 
 fn stock() -> Vec<ForSale> {
-    let n = |e164, kind, sms| ForSale {
-        e164,
-        country: "US",
-        kind,
-        sms,
-    };
+    let n = ForSale::us;
     vec![
         n(CHICAGO, "local", true),
         n(CHICAGO_NO_SMS, "local", false),

@@ -17,12 +17,7 @@ const CHICAGO: &str = "+13125550102";
 const TOLL_FREE: &str = "+18005550199";
 
 fn stock() -> Vec<ForSale> {
-    let n = |e164, kind, sms| ForSale {
-        e164,
-        country: "US",
-        kind,
-        sms,
-    };
+    let n = ForSale::us;
     vec![
         n(SF, "Local", true),
         n(SF_NO_SMS, "Local", false),
