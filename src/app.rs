@@ -1,5 +1,6 @@
 //! Assembling and running the service: database, core, HTTP server and background worker.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,8 +10,11 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::carrier::account::CarrierAccount;
+use crate::carrier::telnyx::TelnyxClient;
+use crate::carrier::twilio::TwilioClient;
 use crate::carrier::{local::LocalCarrier, Carrier};
-use crate::config::{CarrierKind, Config};
+use crate::config::{CarrierAccountConfig, CarrierKind, Config};
 use crate::domain::clock::{Clock, SystemClock};
 use crate::http::origin::ConnAddrs;
 use crate::http::{self, AppState};
@@ -42,6 +46,26 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
     match config.carrier.kind {
         CarrierKind::Local => Arc::new(LocalCarrier),
     }
+}
+
+/// A client for every configured carrier account, by name (none configured: an empty map).
+pub fn carrier_accounts(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<dyn CarrierAccount>>> {
+    let timeout = config.carrier_timeout();
+    let client = |account: &CarrierAccountConfig| -> Result<Arc<dyn CarrierAccount>, String> {
+        Ok(match account {
+            CarrierAccountConfig::Twilio { account_sid, auth_token, base_url, max_concurrent_requests } => {
+                Arc::new(TwilioClient::new(base_url, account_sid, auth_token.clone(), timeout, *max_concurrent_requests)?)
+            }
+            CarrierAccountConfig::Telnyx { api_key, base_url, max_concurrent_requests } => {
+                Arc::new(TelnyxClient::new(base_url, api_key.clone(), timeout, *max_concurrent_requests)?)
+            }
+        })
+    };
+    config
+        .carriers
+        .iter()
+        .map(|(name, account)| Ok((name.clone(), client(account).map_err(|e| anyhow::anyhow!("carriers.{name}: {e}"))?)))
+        .collect()
 }
 
 pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
@@ -173,6 +197,13 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         worker = config.worker.enabled,
         "numberd starting"
     );
+    // Built at start so a bad account fails the start, not the first purchase. The service takes
+    // them over once the purchase saga lands (#11); until then releases go through `carrier_for`.
+    let accounts = carrier_accounts(&config)?;
+    for (name, account) in &config.carriers {
+        tracing::info!(carrier = %name, account = ?account, default = config.default_carrier.as_ref() == Some(name), "carrier account");
+    }
+    tracing::info!(accounts = accounts.len(), "carrier accounts ready");
     let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config));
     let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;

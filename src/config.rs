@@ -2,6 +2,7 @@
 //! `NUMBERD_CONFIG`), then `NUMBERD_*` environment variables (`__` separates sections, e.g.
 //! `NUMBERD_WORKER__INTERVAL_MS`). Unknown keys and bad values stop the start with a clear error.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -31,6 +32,76 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub carrier: CarrierConfig,
     pub outbox: OutboxConfig,
+    /// The carrier account numbers are bought from when a request names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_carrier: Option<String>,
+    /// Named accounts at real carriers, `[carriers.NAME]`; none: numbers are registered by hand.
+    pub carriers: BTreeMap<String, CarrierAccountConfig>,
+}
+
+/// One account at a real carrier, chosen by `kind`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CarrierAccountConfig {
+    Twilio {
+        #[serde(default)]
+        account_sid: String,
+        #[serde(default)]
+        auth_token: Secret,
+        #[serde(default = "twilio_base_url")]
+        base_url: String,
+        /// Requests in flight at once for this account; more wait their turn.
+        #[serde(default = "default_max_concurrent_requests")]
+        max_concurrent_requests: usize,
+    },
+    Telnyx {
+        #[serde(default)]
+        api_key: Secret,
+        #[serde(default = "telnyx_base_url")]
+        base_url: String,
+        #[serde(default = "default_max_concurrent_requests")]
+        max_concurrent_requests: usize,
+    },
+}
+
+fn twilio_base_url() -> String {
+    "https://api.twilio.com".into()
+}
+
+fn telnyx_base_url() -> String {
+    "https://api.telnyx.com/v2".into()
+}
+
+fn default_max_concurrent_requests() -> usize {
+    4
+}
+
+/// A credential: readable only through [`Secret::expose`]; `Debug` and `Serialize` print a mask, so
+/// it cannot reach a log line or a config dump by accident.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -113,6 +184,8 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             carrier: CarrierConfig::default(),
             outbox: OutboxConfig::default(),
+            default_carrier: None,
+            carriers: BTreeMap::new(),
         }
     }
 }
@@ -170,6 +243,7 @@ impl Config {
         crate::store::Backend::of_url(&self.database_url)
             .map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
         self.public_origin()?;
+        self.validate_carriers()?;
         let checks = [
             (self.database.max_connections == 0, "database.max_connections must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
@@ -190,6 +264,39 @@ impl Config {
 
     pub fn public_origin(&self) -> Result<crate::http::origin::PublicOrigin, String> {
         crate::http::origin::PublicOrigin::new(self.public_url.as_deref(), &self.trusted_proxies)
+    }
+
+    fn validate_carriers(&self) -> Result<(), String> {
+        let names = || self.carriers.keys().cloned().collect::<Vec<_>>().join(", ");
+        match &self.default_carrier {
+            Some(name) if !self.carriers.contains_key(name) => {
+                return Err(format!("default_carrier: no carrier account named {name:?} (configured: [{}])", names()));
+            }
+            None if !self.carriers.is_empty() => {
+                return Err(format!("default_carrier must name one of the carrier accounts ({})", names()));
+            }
+            _ => {}
+        }
+        for (name, account) in &self.carriers {
+            let (secrets, base_url, max) = match account {
+                CarrierAccountConfig::Twilio { account_sid, auth_token, base_url, max_concurrent_requests } => {
+                    (vec![("account_sid", account_sid.as_str()), ("auth_token", auth_token.expose())], base_url, max_concurrent_requests)
+                }
+                CarrierAccountConfig::Telnyx { api_key, base_url, max_concurrent_requests } => {
+                    (vec![("api_key", api_key.expose())], base_url, max_concurrent_requests)
+                }
+            };
+            if let Some((key, _)) = secrets.iter().find(|(_, value)| value.trim().is_empty()) {
+                return Err(format!("carriers.{name}.{key} must be set"));
+            }
+            if !matches!(url::Url::parse(base_url), Ok(u) if u.scheme() == "http" || u.scheme() == "https") {
+                return Err(format!("carriers.{name}.base_url must be an http(s) URL, not {base_url:?}"));
+            }
+            if *max == 0 {
+                return Err(format!("carriers.{name}.max_concurrent_requests must be at least 1"));
+            }
+        }
+        Ok(())
     }
 
     pub fn carrier_timeout(&self) -> Duration {
@@ -218,5 +325,23 @@ mod tests {
         let r = redact_url("postgres://numberd:hunter2@db.internal:5432/numberd");
         assert!(!r.contains("hunter2"));
         assert!(r.contains("db.internal"));
+    }
+
+    #[test]
+    fn carrier_secrets_never_reach_debug_or_dumps() {
+        let mut config = Config { default_carrier: Some("us".into()), ..Config::default() };
+        let us = CarrierAccountConfig::Twilio {
+            account_sid: "AC0123".into(),
+            auth_token: Secret::new("twilio-token-42"),
+            base_url: twilio_base_url(),
+            max_concurrent_requests: 4,
+        };
+        let eu = CarrierAccountConfig::Telnyx { api_key: Secret::new("KEYtelnyx42"), base_url: telnyx_base_url(), max_concurrent_requests: 2 };
+        config.carriers.extend([("us".to_owned(), us), ("eu".to_owned(), eu)]);
+        assert_eq!(config.validate(), Ok(()));
+        for shown in [format!("{config:?}"), format!("{config:#?}"), serde_json::to_string(&config).unwrap()] {
+            assert!(!shown.contains("twilio-token-42") && !shown.contains("KEYtelnyx42"), "{shown}");
+            assert!(shown.contains("AC0123") && shown.contains("********"), "{shown}");
+        }
     }
 }

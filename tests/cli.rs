@@ -247,3 +247,63 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     assert!(status.success(), "exit status {status}");
     assert!(started.elapsed() < Duration::from_secs(5), "exited once drained, not at the end of the grace period");
 }
+
+#[test]
+fn carrier_account_errors_name_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let twilio = [("NUMBERD_DEFAULT_CARRIER", "us"), ("NUMBERD_CARRIERS__US__KIND", "twilio"), ("NUMBERD_CARRIERS__US__ACCOUNT_SID", "AC1")];
+    let with = |extra: &[(&'static str, &'static str)]| twilio.iter().chain(extra).copied().collect::<Vec<_>>();
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
+        (vec![("NUMBERD_DEFAULT_CARRIER", "us")], "default_carrier: no carrier account named \"us\""),
+        (with(&[("NUMBERD_DEFAULT_CARRIER", "eu"), ("NUMBERD_CARRIERS__US__AUTH_TOKEN", "t")]), "default_carrier: no carrier account named \"eu\""),
+        (twilio[1..].to_vec(), "default_carrier must name one of the carrier accounts (us)"),
+        (twilio.to_vec(), "carriers.us.auth_token must be set"),
+        (vec![("NUMBERD_DEFAULT_CARRIER", "eu"), ("NUMBERD_CARRIERS__EU__KIND", "telnyx")], "carriers.eu.api_key must be set"),
+        (with(&[("NUMBERD_CARRIERS__US__AUTH_TOKEN", "t"), ("NUMBERD_CARRIERS__US__MAX_CONCURRENT_REQUESTS", "0")]), "carriers.us.max_concurrent_requests"),
+        (with(&[("NUMBERD_CARRIERS__US__AUTH_TOKEN", "t"), ("NUMBERD_CARRIERS__US__BASE_URL", "api.twilio.com")]), "carriers.us.base_url"),
+        (with(&[("NUMBERD_CARRIERS__US__AUTHTOKEN", "t")]), "authtoken"),
+        (vec![("NUMBERD_DEFAULT_CARRIER", "us"), ("NUMBERD_CARRIERS__US__KIND", "sinch")], "sinch"),
+    ];
+    for (env, mention) in cases {
+        let out = numberd(dir.path(), &env, &["migrate"]);
+        assert!(!out.status.success(), "{env:?} should fail");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("invalid configuration") && stderr.contains(mention), "{env:?}: {stderr}");
+        assert!(!stderr.contains("\"t\""), "a secret in an error: {stderr}");
+    }
+}
+
+/// Accounts from the file and the environment together; the log names them, never their secrets.
+#[tokio::test]
+async fn carrier_accounts_from_file_and_environment_keep_secrets_out_of_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = "default_carrier = \"us\"\n[carriers.us]\nkind = \"twilio\"\naccount_sid = \"AC42\"\nauth_token = \"from-file-token\"\nmax_concurrent_requests = 2\n";
+    std::fs::write(dir.path().join("numberd.toml"), toml).unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_numberd"))
+        .current_dir(dir.path())
+        .args(["--config", "numberd.toml", "serve"])
+        .env_clear()
+        .env("NUMBERD_LISTEN", &listen)
+        .env("NUMBERD_LOG_FORMAT", "json")
+        .env("NUMBERD_CARRIERS__US__AUTH_TOKEN", "env-token-wins")
+        .env("NUMBERD_CARRIERS__EU__KIND", "telnyx")
+        .env("NUMBERD_CARRIERS__EU__API_KEY", "KEYtelnyx-secret")
+        .env("NUMBERD_CARRIERS__EU__BASE_URL", "http://127.0.0.1:9/v2")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Server(child);
+    wait_ready(&format!("http://{listen}")).await;
+    let _ = server.0.kill();
+    let mut log = String::new();
+    std::io::Read::read_to_string(server.0.stderr.as_mut().unwrap(), &mut log).unwrap();
+    for secret in ["from-file-token", "env-token-wins", "KEYtelnyx-secret"] {
+        assert!(!log.contains(secret), "{secret} in the log:\n{log}");
+    }
+    let shown = ["\"carrier\":\"us\"", "AC42", "max_concurrent_requests: 2", "\"default\":true", "\"carrier\":\"eu\"", "http://127.0.0.1:9/v2", "\"accounts\":2"];
+    for shown in shown {
+        assert!(log.contains(shown), "{shown} missing from the log:\n{log}");
+    }
+}

@@ -241,29 +241,7 @@ pub fn bird_number_validator() -> jsonschema::Validator {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/bird/numbers-cancel-subscription.openapi.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let mut doc: Value = serde_json::from_str(&text).unwrap();
-    fn nullable_to_type(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                if map.remove("nullable") == Some(Value::Bool(true)) {
-                    if let Some(Value::String(t)) = map.get("type").cloned() {
-                        map.insert("type".into(), serde_json::json!([t, "null"]));
-                    } else {
-                        let inner = Value::Object(std::mem::take(map));
-                        map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
-                        return;
-                    }
-                }
-                map.remove("discriminator");
-                map.remove("example");
-                for (_, child) in map.iter_mut() {
-                    nullable_to_type(child);
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(nullable_to_type),
-            _ => {}
-        }
-    }
-    nullable_to_type(&mut doc);
+    openapi30_to_json_schema(&mut doc);
     let schema = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": "#/components/schemas/Number",
@@ -273,6 +251,32 @@ pub fn bird_number_validator() -> jsonschema::Validator {
         .should_validate_formats(true)
         .build(&schema)
         .expect("Bird's Number schema compiles")
+}
+
+/// Rewrites an OpenAPI 3.0 schema (or a whole document) in place into JSON Schema 2020-12:
+/// `nullable` becomes a `null` alternative; `discriminator` and `example` (annotations 3.0 knows
+/// and JSON Schema does not) are dropped.
+pub fn openapi30_to_json_schema(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                if let Some(Value::String(t)) = map.get("type").cloned() {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                } else {
+                    let inner = Value::Object(std::mem::take(map));
+                    map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
+                    return;
+                }
+            }
+            map.remove("discriminator");
+            map.remove("example");
+            for (_, child) in map.iter_mut() {
+                openapi30_to_json_schema(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(openapi30_to_json_schema),
+        _ => {}
+    }
 }
 
 pub fn assert_bird_number(validator: &jsonschema::Validator, n: &Value) {

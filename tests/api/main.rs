@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod autocalls;
+mod carriers;
 mod edge;
 mod inventory;
 mod lifecycle;
