@@ -7,11 +7,12 @@ pub mod resources;
 pub mod workspaces;
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
 pub type Tx = Transaction<'static, Any>;
 
@@ -28,6 +29,9 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// When a request last found the database unavailable; `/readyz` reports it for a while,
+    /// since a ping alone passes while writes fail (a full disk, a held lock).
+    last_unavailable: Arc<Mutex<Option<Instant>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -35,6 +39,7 @@ pub struct DbOptions {
     pub url: String,
     pub max_connections: u32,
     pub busy_timeout: Duration,
+    pub acquire_timeout: Duration,
 }
 
 impl Backend {
@@ -70,24 +75,46 @@ impl Db {
         let busy_ms = opts.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(opts.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL lets readers proceed beside the single writer; the busy timeout
                         // makes writers queue instead of failing with SQLITE_BUSY.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
+                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}"))
+                            .await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
                     Ok(())
                 })
             })
+            // A connection must never go back to the pool inside a transaction: a request dropped
+            // while `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back by
+            // itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above 0,
+            // and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
+            // lock. The ping first runs any rollback a dropped transaction queued.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!(
+                            "closing a database connection released inside a transaction"
+                        );
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .context("cannot connect to the database")?;
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            last_unavailable: Arc::default(),
+        })
     }
 
     /// Applies pending migrations, each in its own transaction. On PostgreSQL sqlx holds an
@@ -97,7 +124,10 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("migrations failed")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("migrations failed")?;
         Ok(())
     }
 
@@ -128,13 +158,60 @@ impl Db {
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+    }
+
+    pub fn mark_unavailable(&self) {
+        *self.last_unavailable.lock().expect("not poisoned") = Some(Instant::now());
+    }
+
+    /// True when a request found the database unavailable within `window`.
+    pub fn unavailable_within(&self, window: Duration) -> bool {
+        self.last_unavailable
+            .lock()
+            .expect("not poisoned")
+            .is_some_and(|at| at.elapsed() < window)
     }
 }
 
 /// True when a write failed on a unique index.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Why the database cannot serve right now, when that is the failure: no connection within the
+/// acquire timeout, the server unreachable or shutting down, the SQLite lock still held after the
+/// busy timeout, or no space left. These pass once the fault does; anything else is a bug.
+pub fn unavailability(err: &sqlx::Error) -> Option<&'static str> {
+    match err {
+        sqlx::Error::PoolTimedOut => {
+            Some("no database connection became free within the acquire timeout")
+        }
+        sqlx::Error::PoolClosed => Some("the connection pool is closed"),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
+            Some("the database connection failed")
+        }
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            match code.as_ref() {
+                // PostgreSQL: connection exceptions, shutdown, out of disk/memory/connections.
+                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
+                    Some("the database server is unavailable")
+                }
+                // SQLite primary result codes (the extended code's low byte).
+                c => match c.parse::<u32>().ok()? & 0xff {
+                    5 | 6 => Some("the database is locked by another writer"),
+                    13 => Some("the database storage is full"),
+                    10 | 14 => Some("the database file cannot be read or written"),
+                    _ => None,
+                },
+            }
+        }
+        _ => None,
+    }
 }
 
 /// A value bound to a query built at run time.
@@ -153,12 +230,19 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: impl Into<String>) -> Self {
-        Sql { text: text.into(), binds: Vec::new() }
+        Sql {
+            text: text.into(),
+            binds: Vec::new(),
+        }
     }
 
     pub fn push(&mut self, fragment: &str, binds: impl IntoIterator<Item = Bind>) -> &mut Self {
         let binds: Vec<Bind> = binds.into_iter().collect();
-        debug_assert_eq!(binds.len(), fragment.matches('?').count(), "one bind per `?` in {fragment:?}");
+        debug_assert_eq!(
+            binds.len(),
+            fragment.matches('?').count(),
+            "one bind per `?` in {fragment:?}"
+        );
         let mut n = self.binds.len();
         for c in fragment.chars() {
             if c == '?' {
@@ -173,10 +257,12 @@ impl Sql {
     }
 
     pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
-        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
-            Bind::Text(s) => q.bind(s.clone()),
-            Bind::Int(i) => q.bind(*i),
-        })
+        self.binds
+            .iter()
+            .fold(sqlx::query(&self.text), |q, b| match b {
+                Bind::Text(s) => q.bind(s.clone()),
+                Bind::Int(i) => q.bind(*i),
+            })
     }
 }
 
@@ -191,18 +277,35 @@ impl Page {
     /// Appends the ordering and slice (after the WHERE conditions).
     pub(crate) fn apply(self, sql: &mut Sql) {
         match self {
-            Page::After { seq: Some(seq), limit } => sql.push(" AND seq > ? ORDER BY seq LIMIT ?", [Bind::Int(seq), Bind::Int(limit)]),
-            Page::After { seq: None, limit } => sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)]),
-            Page::Offset { offset, limit } => sql.push(" ORDER BY seq LIMIT ? OFFSET ?", [Bind::Int(limit), Bind::Int(offset)]),
+            Page::After {
+                seq: Some(seq),
+                limit,
+            } => sql.push(
+                " AND seq > ? ORDER BY seq LIMIT ?",
+                [Bind::Int(seq), Bind::Int(limit)],
+            ),
+            Page::After { seq: None, limit } => {
+                sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)])
+            }
+            Page::Offset { offset, limit } => sql.push(
+                " ORDER BY seq LIMIT ? OFFSET ?",
+                [Bind::Int(limit), Bind::Int(offset)],
+            ),
         };
     }
 }
 
 /// A text column read with `parse`; a value the code cannot read is a decode error naming it.
-pub(crate) fn column<T>(row: &sqlx::any::AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+pub(crate) fn column<T>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> sqlx::Result<T> {
     use sqlx::Row;
     let s: String = row.try_get(col)?;
-    parse(&s).ok_or_else(|| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
+    parse(&s).ok_or_else(|| {
+        sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into())
+    })
 }
 
 /// An id (or any `FromStr`) stored as text.
@@ -210,7 +313,10 @@ pub(crate) fn parsed<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Re
     column(row, col, |s| s.parse().ok())
 }
 
-pub(crate) fn parsed_opt<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<Option<T>> {
+pub(crate) fn parsed_opt<T: FromStr>(
+    row: &sqlx::any::AnyRow,
+    col: &str,
+) -> sqlx::Result<Option<T>> {
     use sqlx::Row;
     match row.try_get::<Option<String>, _>(col)? {
         Some(_) => parsed(row, col).map(Some),
@@ -227,8 +333,15 @@ mod tests {
         let mut sql = Sql::new("SELECT 1 FROM t");
         sql.push(" WHERE a = ?", [Bind::Text("x".into())]);
         sql.push(" AND (b = ? OR c = ?)", [Bind::Int(1), Bind::Int(2)]);
-        Page::Offset { offset: 20, limit: 10 }.apply(&mut sql);
-        assert_eq!(sql.text, "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5");
+        Page::Offset {
+            offset: 20,
+            limit: 10,
+        }
+        .apply(&mut sql);
+        assert_eq!(
+            sql.text,
+            "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5"
+        );
         assert_eq!(sql.binds.len(), 5);
         assert!(matches!(sql.binds[3], Bind::Int(10)) && matches!(sql.binds[4], Bind::Int(20)));
     }

@@ -4,6 +4,7 @@ mod common;
 
 mod auth;
 mod autocalls;
+mod faults;
 mod inventory;
 mod lifecycle;
 mod openapi;
