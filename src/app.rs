@@ -40,19 +40,8 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
     }
 }
 
-pub fn core(
-    config: &Config,
-    db: Db,
-    clock: Arc<dyn Clock>,
-    carrier: Arc<dyn Carrier>,
-) -> Arc<Core> {
-    Arc::new(Core {
-        db,
-        clock,
-        carrier,
-        carrier_timeout: config.carrier_timeout(),
-        outbox: config.outbox.clone(),
-    })
+pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
+    Arc::new(Core { db, clock, carrier, carrier_timeout: config.carrier_timeout(), outbox: config.outbox.clone() })
 }
 
 /// A running numberd: HTTP on `addr` plus, if enabled, the worker. Dropping `stop` ends both.
@@ -73,38 +62,21 @@ impl Running {
 }
 
 /// Starts serving on an already-bound listener (port 0 in tests).
-pub async fn start(
-    config: &Config,
-    core: Arc<Core>,
-    listener: TcpListener,
-) -> anyhow::Result<Running> {
+pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
     let router = http::router(AppState { core: core.clone() }, config.max_body_bytes);
     let shutdown = Shutdown(rx.clone());
     let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown.wait())
-            .await
-        {
+        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.wait()).await {
             tracing::error!(error = %e, "http server failed");
         }
     });
     let mut tasks = vec![server];
     if config.worker.enabled {
-        tasks.push(tokio::spawn(worker(
-            core.clone(),
-            Duration::from_millis(config.worker.interval_ms),
-            config.worker.batch,
-            Shutdown(rx),
-        )));
+        tasks.push(tokio::spawn(worker(core.clone(), Duration::from_millis(config.worker.interval_ms), config.worker.batch, Shutdown(rx))));
     }
-    Ok(Running {
-        addr,
-        core,
-        stop,
-        tasks,
-    })
+    Ok(Running { addr, core, stop, tasks })
 }
 
 /// The period-end worker and outbox delivery. Each pass settles whatever is due by now, so
@@ -145,9 +117,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "numberd starting"
     );
     let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;
     tracing::info!(addr = %running.addr, "listening");
     tokio::signal::ctrl_c().await?;

@@ -49,10 +49,7 @@ async fn on_unavailable(State(state): State<AppState>, mut response: Response) -
         if response.extensions().get::<Readiness>().is_none() {
             state.core.db.mark_unavailable();
         }
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            HeaderValue::from(RETRY_AFTER.as_secs()),
-        );
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER.as_secs()));
     }
     response
 }
@@ -98,25 +95,15 @@ struct Readiness;
 async fn readyz(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.core.db.ping()).await;
     let mut response = match ping {
-        Ok(Ok(())) if state.core.db.unavailable_within(RETRY_AFTER) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "failing" })),
-        )
-            .into_response(),
+        Ok(Ok(())) if state.core.db.unavailable_within(RETRY_AFTER) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "failing" }))).into_response()
+        }
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" }))).into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "timeout" })),
-        )
-            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "timeout" }))).into_response(),
     };
     response.extensions_mut().insert(Readiness);
     response
@@ -135,9 +122,5 @@ async fn not_found() -> Error {
 }
 
 async fn method_not_allowed() -> Error {
-    Error::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "This endpoint does not support that method.",
-    )
+    Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not support that method.")
 }

@@ -40,10 +40,7 @@ impl Modify for Security {
                 "`AccessKey <key>` (Bird's convention); `Bearer <key>` works too.",
             ))),
         );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -62,7 +59,5 @@ pub fn document() -> Spec {
 }
 
 pub fn document_json() -> String {
-    document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    document().to_pretty_json().expect("the OpenAPI document serialises")
 }

@@ -82,8 +82,7 @@ impl Db {
                         // WAL lets readers proceed beside the single writer; the busy timeout
                         // makes writers queue instead of failing with SQLITE_BUSY.
                         conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}"))
-                            .await?;
+                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                     }
@@ -91,17 +90,15 @@ impl Db {
                 })
             })
             // A connection must never go back to the pool inside a transaction: a request dropped
-            // while `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back by
-            // itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above 0,
-            // and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
+            // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
+            // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
+            // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
             // lock. The ping first runs any rollback a dropped transaction queued.
             .after_release(|conn, _meta| {
                 Box::pin(async move {
                     conn.ping().await?;
                     if conn.is_in_transaction() {
-                        tracing::warn!(
-                            "closing a database connection released inside a transaction"
-                        );
+                        tracing::warn!("closing a database connection released inside a transaction");
                         return Ok(false);
                     }
                     Ok(true)
@@ -110,11 +107,7 @@ impl Db {
             .connect_with(connect)
             .await
             .context("cannot connect to the database")?;
-        Ok(Db {
-            pool,
-            backend,
-            last_unavailable: Arc::default(),
-        })
+        Ok(Db { pool, backend, last_unavailable: Arc::default() })
     }
 
     /// Applies pending migrations, each in its own transaction. On PostgreSQL sqlx holds an
@@ -124,10 +117,7 @@ impl Db {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.pool)
-            .await
-            .context("migrations failed")?;
+        migrator.run(&self.pool).await.context("migrations failed")?;
         Ok(())
     }
 
@@ -158,10 +148,7 @@ impl Db {
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
 
     pub fn mark_unavailable(&self) {
@@ -170,10 +157,7 @@ impl Db {
 
     /// True when a request found the database unavailable within `window`.
     pub fn unavailable_within(&self, window: Duration) -> bool {
-        self.last_unavailable
-            .lock()
-            .expect("not poisoned")
-            .is_some_and(|at| at.elapsed() < window)
+        self.last_unavailable.lock().expect("not poisoned").is_some_and(|at| at.elapsed() < window)
     }
 }
 
@@ -187,20 +171,14 @@ pub fn is_unique_violation(err: &sqlx::Error) -> bool {
 /// busy timeout, or no space left. These pass once the fault does; anything else is a bug.
 pub fn unavailability(err: &sqlx::Error) -> Option<&'static str> {
     match err {
-        sqlx::Error::PoolTimedOut => {
-            Some("no database connection became free within the acquire timeout")
-        }
+        sqlx::Error::PoolTimedOut => Some("no database connection became free within the acquire timeout"),
         sqlx::Error::PoolClosed => Some("the connection pool is closed"),
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => {
-            Some("the database connection failed")
-        }
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => Some("the database connection failed"),
         sqlx::Error::Database(db) => {
             let code = db.code()?;
             match code.as_ref() {
                 // PostgreSQL: connection exceptions, shutdown, out of disk/memory/connections.
-                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => {
-                    Some("the database server is unavailable")
-                }
+                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => Some("the database server is unavailable"),
                 // SQLite primary result codes (the extended code's low byte).
                 c => match c.parse::<u32>().ok()? & 0xff {
                     5 | 6 => Some("the database is locked by another writer"),
@@ -230,19 +208,12 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: impl Into<String>) -> Self {
-        Sql {
-            text: text.into(),
-            binds: Vec::new(),
-        }
+        Sql { text: text.into(), binds: Vec::new() }
     }
 
     pub fn push(&mut self, fragment: &str, binds: impl IntoIterator<Item = Bind>) -> &mut Self {
         let binds: Vec<Bind> = binds.into_iter().collect();
-        debug_assert_eq!(
-            binds.len(),
-            fragment.matches('?').count(),
-            "one bind per `?` in {fragment:?}"
-        );
+        debug_assert_eq!(binds.len(), fragment.matches('?').count(), "one bind per `?` in {fragment:?}");
         let mut n = self.binds.len();
         for c in fragment.chars() {
             if c == '?' {
@@ -257,12 +228,10 @@ impl Sql {
     }
 
     pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
-        self.binds
-            .iter()
-            .fold(sqlx::query(&self.text), |q, b| match b {
-                Bind::Text(s) => q.bind(s.clone()),
-                Bind::Int(i) => q.bind(*i),
-            })
+        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
+            Bind::Text(s) => q.bind(s.clone()),
+            Bind::Int(i) => q.bind(*i),
+        })
     }
 }
 
@@ -277,35 +246,18 @@ impl Page {
     /// Appends the ordering and slice (after the WHERE conditions).
     pub(crate) fn apply(self, sql: &mut Sql) {
         match self {
-            Page::After {
-                seq: Some(seq),
-                limit,
-            } => sql.push(
-                " AND seq > ? ORDER BY seq LIMIT ?",
-                [Bind::Int(seq), Bind::Int(limit)],
-            ),
-            Page::After { seq: None, limit } => {
-                sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)])
-            }
-            Page::Offset { offset, limit } => sql.push(
-                " ORDER BY seq LIMIT ? OFFSET ?",
-                [Bind::Int(limit), Bind::Int(offset)],
-            ),
+            Page::After { seq: Some(seq), limit } => sql.push(" AND seq > ? ORDER BY seq LIMIT ?", [Bind::Int(seq), Bind::Int(limit)]),
+            Page::After { seq: None, limit } => sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)]),
+            Page::Offset { offset, limit } => sql.push(" ORDER BY seq LIMIT ? OFFSET ?", [Bind::Int(limit), Bind::Int(offset)]),
         };
     }
 }
 
 /// A text column read with `parse`; a value the code cannot read is a decode error naming it.
-pub(crate) fn column<T>(
-    row: &sqlx::any::AnyRow,
-    col: &str,
-    parse: impl Fn(&str) -> Option<T>,
-) -> sqlx::Result<T> {
+pub(crate) fn column<T>(row: &sqlx::any::AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
     use sqlx::Row;
     let s: String = row.try_get(col)?;
-    parse(&s).ok_or_else(|| {
-        sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into())
-    })
+    parse(&s).ok_or_else(|| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
 }
 
 /// An id (or any `FromStr`) stored as text.
@@ -313,10 +265,7 @@ pub(crate) fn parsed<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Re
     column(row, col, |s| s.parse().ok())
 }
 
-pub(crate) fn parsed_opt<T: FromStr>(
-    row: &sqlx::any::AnyRow,
-    col: &str,
-) -> sqlx::Result<Option<T>> {
+pub(crate) fn parsed_opt<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<Option<T>> {
     use sqlx::Row;
     match row.try_get::<Option<String>, _>(col)? {
         Some(_) => parsed(row, col).map(Some),
@@ -333,15 +282,8 @@ mod tests {
         let mut sql = Sql::new("SELECT 1 FROM t");
         sql.push(" WHERE a = ?", [Bind::Text("x".into())]);
         sql.push(" AND (b = ? OR c = ?)", [Bind::Int(1), Bind::Int(2)]);
-        Page::Offset {
-            offset: 20,
-            limit: 10,
-        }
-        .apply(&mut sql);
-        assert_eq!(
-            sql.text,
-            "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5"
-        );
+        Page::Offset { offset: 20, limit: 10 }.apply(&mut sql);
+        assert_eq!(sql.text, "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5");
         assert_eq!(sql.binds.len(), 5);
         assert!(matches!(sql.binds[3], Bind::Int(10)) && matches!(sql.binds[4], Bind::Int(20)));
     }

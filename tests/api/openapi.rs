@@ -22,9 +22,7 @@ fn committed_document_is_current() {
 #[tokio::test]
 async fn served_document_is_the_generated_one() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (status, body) = app
-        .raw(reqwest::Method::GET, "/openapi.json", None, None)
-        .await;
+    let (status, body) = app.raw(reqwest::Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     let served: Value = serde_json::from_str(&body).unwrap();
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -40,30 +38,19 @@ async fn served_document_is_the_generated_one() {
     }
     // The Number schema carries Bird's enums.
     let kinds = &served["components"]["schemas"]["NumberType"]["enum"];
-    assert_eq!(
-        kinds,
-        &serde_json::json!(["local", "national", "tollfree", "mobile", "shortcode"])
-    );
+    assert_eq!(kinds, &serde_json::json!(["local", "national", "tollfree", "mobile", "shortcode"]));
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (status, body) = app.raw(reqwest::Method::GET, "/healthz", None, None).await;
-    assert_eq!(
-        (status.as_u16(), body.as_str()),
-        (200, "{\"status\":\"ok\"}")
-    );
+    assert_eq!((status.as_u16(), body.as_str()), (200, "{\"status\":\"ok\"}"));
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 200, "{body}");
     // With the database gone, readiness says so (and health does not care).
     app.running.core.db.pool.close().await;
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(
-        app.raw(reqwest::Method::GET, "/healthz", None, None)
-            .await
-            .0,
-        200
-    );
+    assert_eq!(app.raw(reqwest::Method::GET, "/healthz", None, None).await.0, 200);
 }
