@@ -65,7 +65,7 @@ async fn recovers(app: &TestApp) {
 async fn no_free_connection_is_503_in_both_dialects(b: Backend) {
     let app = TestApp::spawn_with(b, |c| {
         c.database.max_connections = 1;
-        c.database.acquire_timeout_ms = 200;
+        c.database.acquire_timeout_ms = 1000;
     })
     .await;
     let ws = app.workspace(false).await;
