@@ -41,6 +41,10 @@ async fn send(
     (status, retry, resp.json().await.unwrap_or(Value::Null))
 }
 
+async fn try_register(app: &TestApp, ws: &Ws, number: &str) -> (StatusCode, Option<String>, Value) {
+    send(app, ws, Method::POST, "./numbers", Some(json!({ "number": number }))).await
+}
+
 fn assert_unavailable((status, retry, body): &(StatusCode, Option<String>, Value)) {
     assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["code"], "database_unavailable", "{body}");
@@ -72,16 +76,7 @@ async fn no_free_connection_is_503_in_both_dialects(b: Backend) {
     let held = app.running.core.db.pool.acquire().await.unwrap();
 
     let started = std::time::Instant::now();
-    assert_unavailable(
-        &send(
-            &app,
-            &ws,
-            Method::POST,
-            "./numbers",
-            Some(json!({ "number": "+14155550100" })),
-        )
-        .await,
-    );
+    assert_unavailable(&try_register(&app, &ws, "+14155550100").await);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "gave up after database.acquire_timeout_ms"
@@ -111,16 +106,7 @@ async fn sqlite_lock_held_past_busy_timeout_is_503() {
     let mut other_process = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
     other_process.execute("BEGIN IMMEDIATE").await.unwrap();
 
-    assert_unavailable(
-        &send(
-            &app,
-            &ws,
-            Method::POST,
-            "./numbers",
-            Some(json!({ "number": "+14155550100" })),
-        )
-        .await,
-    );
+    assert_unavailable(&try_register(&app, &ws, "+14155550100").await);
     assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
 
     other_process.execute("ROLLBACK").await.unwrap();
@@ -159,14 +145,7 @@ async fn full_sqlite_storage_is_503_and_recovers_without_restart() {
 
     let mut failed = None;
     for i in 0..2000 {
-        let r = send(
-            &app,
-            &ws,
-            Method::POST,
-            "./numbers",
-            Some(json!({ "number": format!("+1415555{i:04}") })),
-        )
-        .await;
+        let r = try_register(&app, &ws, &format!("+1415555{i:04}")).await;
         if r.0 != StatusCode::CREATED {
             failed = Some(r);
             break;
