@@ -36,6 +36,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         url: config.database_url.clone(),
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
     })
     .await?;
     db.migrate().await?;

@@ -117,6 +117,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How long a SQLite writer waits for the lock before giving up.
     pub busy_timeout_ms: u64,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub acquire_timeout_ms: u64,
 }
 
 /// Limits on slow or idle clients, and how long a stop may take.
@@ -192,7 +194,7 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000 }
+        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000, acquire_timeout_ms: 5_000 }
     }
 }
 
@@ -231,7 +233,8 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("NUMBERD_").ignore(&["config"]).split("__"));
+        // NUMBERD_CONFIG names the file and NUMBERD_LOG is the log filter: neither is a setting.
+        figment = figment.merge(Env::prefixed("NUMBERD_").ignore(&["config", "log"]).split("__"));
         let config: Config = figment.extract().map_err(|e| {
             e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
         })?;
@@ -246,6 +249,7 @@ impl Config {
         self.validate_carriers()?;
         let checks = [
             (self.database.max_connections == 0, "database.max_connections must be at least 1"),
+            (self.database.acquire_timeout_ms == 0, "database.acquire_timeout_ms must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
             (self.worker.batch < 1, "worker.batch must be at least 1"),
             (self.carrier.timeout_ms == 0, "carrier.timeout_ms must be at least 1"),

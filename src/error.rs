@@ -55,6 +55,13 @@ impl Error {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
     }
 
+    /// The database cannot serve now (see [`crate::store::unavailability`]): 503, which the HTTP
+    /// layer answers with `Retry-After`. The cause is logged here, once.
+    pub fn database_unavailable(reason: &'static str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "database unavailable: {reason}");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", "The database is unavailable; retry later.")
+    }
+
     pub fn number_not_found() -> Self {
         Self::not_found("number_not_found", "Phone number not found.")
     }
@@ -62,7 +69,10 @@ impl Error {
 
 impl From<sqlx::Error> for Error {
     fn from(err: sqlx::Error) -> Self {
-        Error::internal("database error", err)
+        match crate::store::unavailability(&err) {
+            Some(reason) => Error::database_unavailable(reason, err),
+            None => Error::internal("database error", err),
+        }
     }
 }
 

@@ -307,3 +307,45 @@ async fn carrier_accounts_from_file_and_environment_keep_secrets_out_of_the_log(
         assert!(log.contains(shown), "{shown} missing from the log:\n{log}");
     }
 }
+
+/// Every variable the README documents is accepted: `NUMBERD_LOG`, `NUMBERD_CONFIG` and
+/// `NUMBERD_<KEY>` for each key of its configuration table (set to its documented default), all at
+/// once; `serve` starts and answers. An undocumented `NUMBERD_*` still stops the start.
+#[tokio::test]
+async fn every_documented_environment_variable_is_accepted() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let ticked = |cell: &str| cell.split('`').skip(1).step_by(2).map(str::to_owned).collect::<Vec<_>>();
+    let mut env: Vec<(String, String)> = Vec::new();
+    for row in readme.lines().skip_while(|l| !l.starts_with("| key |")).skip(2).take_while(|l| l.starts_with('|')) {
+        let cells: Vec<&str> = row.split('|').collect();
+        // `carriers.NAME.*` rows describe a template, not a key of their own.
+        for (key, default) in ticked(cells[1]).into_iter().zip(ticked(cells[2])).filter(|(k, _)| !k.contains("NAME")) {
+            env.push((format!("NUMBERD_{}", key.to_uppercase().replace('.', "__")), default));
+        }
+    }
+    assert!(env.len() >= 10 && env.iter().any(|(k, _)| k == "NUMBERD_DATABASE__ACQUIRE_TIMEOUT_MS"), "{env:?}");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("numberd.toml"), "[worker]\nbatch = 50\n").unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let serve = |extra: &[(&str, &str)], stderr: Stdio| {
+        Command::new(env!("CARGO_BIN_EXE_numberd"))
+            .current_dir(dir.path())
+            .arg("serve")
+            .env_clear()
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .envs([("NUMBERD_LOG", "debug"), ("NUMBERD_CONFIG", "numberd.toml"), ("NUMBERD_LISTEN", listen.as_str())])
+            .envs(extra.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap()
+    };
+    let server = Server(serve(&[], Stdio::null()));
+    wait_ready(&format!("http://{listen}")).await;
+    drop(server);
+
+    let out = serve(&[("NUMBERD_FOO", "1")], Stdio::piped()).wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid configuration") && stderr.contains("foo"), "{stderr}");
+}

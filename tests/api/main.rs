@@ -6,6 +6,7 @@ mod auth;
 mod autocalls;
 mod carriers;
 mod edge;
+mod faults;
 mod inventory;
 mod lifecycle;
 mod openapi;
