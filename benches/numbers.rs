@@ -20,8 +20,8 @@ use numberd::domain::clock::SystemClock;
 use numberd::domain::ids::{NumberId, SubscriptionId};
 use numberd::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use numberd::domain::period::period;
-use numberd::service::{Actor, Tenant};
 use numberd::domain::record::{NumberFilter, NumberRecord, SubscriptionRecord};
+use numberd::service::{Actor, Tenant};
 use numberd::store::numbers;
 use numberd::store::workspaces;
 
@@ -184,11 +184,8 @@ fn config(database_url: String) -> Config {
 #[tokio::main]
 async fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
-    let (register, rows, samples) = if benching {
-        (env_usize("BENCH_REGISTER", 2_000), env_usize("BENCH_ROWS", 200_000), 21)
-    } else {
-        (20, 300, 3)
-    };
+    let (register, rows, samples) =
+        if benching { (env_usize("BENCH_REGISTER", 2_000), env_usize("BENCH_ROWS", 200_000), 21) } else { (20, 300, 3) };
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
     run(Bench { name: "sqlite", config: config(sqlite) }, register, rows, samples).await;

@@ -2,8 +2,9 @@
 # Checks formatting and lints, then runs the whole test suite — unit, integration (SQLite and PostgreSQL) and CLI tests.
 #
 # PostgreSQL: set TEST_POSTGRES_URL to use a server of your own; otherwise the local server on
-# 127.0.0.1:5432 (user postgres, trust auth) is used, started if it is down, and given a fresh
-# database for this run. Each test then works in its own schema inside it.
+# 127.0.0.1:5432 (user postgres, trust auth) is used, started if it is down, and given a fresh,
+# uniquely named database for this run that is dropped when the run ends. Each test then
+# works in its own schema inside it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,12 +22,17 @@ if [ -z "${TEST_POSTGRES_URL:-}" ]; then
     echo "error: PostgreSQL is unreachable on 127.0.0.1:5432; the PostgreSQL tests cannot run" >&2
     exit 1
   fi
-  db="numberd_test"
-  psql -q -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 \
-    -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" -c "CREATE DATABASE ${db}" >/dev/null
+  # A name no one else uses, so a shared server's databases are never touched; only the
+  # database this run created is dropped, whatever way the run ends.
+  db="numberd_test_$(date +%s)_$$_${RANDOM}"
+  psql -q -h 127.0.0.1 -U postgres -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE ${db}" >/dev/null
+  trap 'psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS ${db} WITH (FORCE)" >/dev/null' EXIT
   export TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:5432/${db}"
 fi
 
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked --all-targets "$@"
+
+# The OpenAPI contract: a validator, then schemathesis against a served numberd on both backends.
+scripts/schemathesis.sh

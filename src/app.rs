@@ -1,13 +1,22 @@
 //! Assembling and running the service: database, core, HTTP server and background worker.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
+use crate::carrier::account::CarrierAccount;
+use crate::carrier::telnyx::TelnyxClient;
+use crate::carrier::twilio::TwilioClient;
 use crate::carrier::{local::LocalCarrier, Carrier};
-use crate::config::{CarrierKind, Config};
+use crate::config::{CarrierAccountConfig, CarrierKind, Config};
 use crate::domain::clock::{Clock, SystemClock};
+use crate::http::origin::ConnAddrs;
 use crate::http::{self, AppState};
 use crate::jobs::runner::work_queue;
 use crate::jobs::Queue;
@@ -29,6 +38,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         url: config.database_url.clone(),
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
+        acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
     })
     .await?;
     db.migrate().await?;
@@ -39,6 +49,26 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
     match config.carrier.kind {
         CarrierKind::Local => Arc::new(LocalCarrier),
     }
+}
+
+/// A client for every configured carrier account, by name (none configured: an empty map).
+pub fn carrier_accounts(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<dyn CarrierAccount>>> {
+    let timeout = config.carrier_timeout();
+    let client = |account: &CarrierAccountConfig| -> Result<Arc<dyn CarrierAccount>, String> {
+        Ok(match account {
+            CarrierAccountConfig::Twilio { account_sid, auth_token, base_url, max_concurrent_requests } => {
+                Arc::new(TwilioClient::new(base_url, account_sid, auth_token.clone(), timeout, *max_concurrent_requests)?)
+            }
+            CarrierAccountConfig::Telnyx { api_key, base_url, max_concurrent_requests } => {
+                Arc::new(TelnyxClient::new(base_url, api_key.clone(), timeout, *max_concurrent_requests)?)
+            }
+        })
+    };
+    config
+        .carriers
+        .iter()
+        .map(|(name, account)| Ok((name.clone(), client(account).map_err(|e| anyhow::anyhow!("carriers.{name}: {e}"))?)))
+        .collect()
 }
 
 pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
@@ -57,14 +87,25 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     pub core: Arc<Core>,
     stop: tokio::sync::watch::Sender<bool>,
+    grace: Duration,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Running {
+    /// Stops accepting, lets in-flight requests and the worker's current pass finish, and cuts
+    /// whatever is still running once the grace period is over.
     pub async fn shutdown(self) {
         let _ = self.stop.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let aborts: Vec<_> = self.tasks.iter().map(|t| t.abort_handle()).collect();
+        let drained = tokio::time::timeout(self.grace, async {
+            for t in self.tasks {
+                let _ = t.await;
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(grace_ms = self.grace.as_millis() as u64, "grace period over; cutting remaining connections");
+            aborts.iter().for_each(|a| a.abort());
         }
     }
 }
@@ -73,13 +114,11 @@ impl Running {
 pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let router = http::router(AppState { core: core.clone() }, config.max_body_bytes);
-    let shutdown = Shutdown(rx.clone());
-    let server = tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown.wait()).await {
-            tracing::error!(error = %e, "http server failed");
-        }
-    });
+    let origin = config.public_origin().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let router = http::router(AppState { core: core.clone() }, config.max_body_bytes)
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.http.body_timeout_ms)))
+        .layer(axum::Extension(origin));
+    let server = tokio::spawn(serve_http(listener, router, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone())));
     let mut tasks = vec![server];
     if config.worker.enabled {
         let interval = Duration::from_millis(config.worker.interval_ms);
@@ -87,7 +126,51 @@ pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> a
             tasks.push(tokio::spawn(work_queue(core.clone(), queue, interval, rx.clone())));
         }
     }
-    Ok(Running { addr, core, stop, tasks })
+    Ok(Running { addr, core, stop, grace: Duration::from_millis(config.http.shutdown_grace_ms), tasks })
+}
+
+/// The accept loop. Each connection gets a header read timeout (which also ends idle
+/// keep-alives); on `shutdown` the listener closes and every connection finishes its current
+/// request, then closes. Dropping this future (grace over) drops every connection with it.
+async fn serve_http(listener: TcpListener, router: axum::Router, header_timeout: Duration, shutdown: Shutdown) {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
+    let mut conns = tokio::task::JoinSet::new();
+    let stop = shutdown.clone().wait();
+    tokio::pin!(stop);
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let Ok(local) = stream.local_addr() else { continue };
+        let addrs = ConnAddrs { peer, local };
+        let service = router.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(addrs);
+            req
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let stop = shutdown.clone().wait();
+        conns.spawn(async move {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => return,
+                _ = stop => conn.as_mut().graceful_shutdown(),
+            }
+            let _ = conn.await;
+        });
+        while conns.try_join_next().is_some() {}
+    }
+    drop(listener);
+    while conns.join_next().await.is_some() {}
 }
 
 /// `numberd sweep`: settles due period ends, then runs due carrier work, once.
@@ -109,12 +192,33 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         worker = config.worker.enabled,
         "numberd starting"
     );
+    // Built at start so a bad account fails the start, not the first purchase. The service takes
+    // them over once the purchase saga lands (#11); until then releases go through `carrier_for`.
+    let accounts = carrier_accounts(&config)?;
+    for (name, account) in &config.carriers {
+        tracing::info!(carrier = %name, account = ?account, default = config.default_carrier.as_ref() == Some(name), "carrier account");
+    }
+    tracing::info!(accounts = accounts.len(), "carrier accounts ready");
     let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config));
     let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;
     tracing::info!(addr = %running.addr, "listening");
-    tokio::signal::ctrl_c().await?;
+    stop_requested().await?;
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM as systemd and Kubernetes send it.
+async fn stop_requested() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
 }

@@ -2,6 +2,7 @@
 //! `NUMBERD_CONFIG`), then `NUMBERD_*` environment variables (`__` separates sections, e.g.
 //! `NUMBERD_WORKER__INTERVAL_MS`). Unknown keys and bad values stop the start with a clear error.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
@@ -16,14 +17,91 @@ pub struct Config {
     /// `sqlite://numberd.db` (default) or `postgres://user:pass@host/db`.
     pub database_url: String,
     pub listen: SocketAddr,
+    /// Where clients reach the service (`https://numbers.example.com`); absolute URLs in
+    /// responses are built from it. Unset: from a trusted proxy's `X-Forwarded-*`, else the
+    /// address the connection arrived on; never from `Host`.
+    pub public_url: Option<String>,
+    /// Peers (IPs or CIDR blocks) whose `X-Forwarded-Proto`/`X-Forwarded-Host` are believed.
+    pub trusted_proxies: Vec<String>,
     /// `text` for people, `json` for log shippers.
     pub log_format: LogFormat,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
     pub database: DatabaseConfig,
+    pub http: HttpConfig,
     pub worker: WorkerConfig,
     pub carrier: CarrierConfig,
     pub outbox: OutboxConfig,
+    /// The carrier account numbers are bought from when a request names none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_carrier: Option<String>,
+    /// Named accounts at real carriers, `[carriers.NAME]`; none: numbers are registered by hand.
+    pub carriers: BTreeMap<String, CarrierAccountConfig>,
+}
+
+/// One account at a real carrier, chosen by `kind`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum CarrierAccountConfig {
+    Twilio {
+        #[serde(default)]
+        account_sid: String,
+        #[serde(default)]
+        auth_token: Secret,
+        #[serde(default = "twilio_base_url")]
+        base_url: String,
+        /// Requests in flight at once for this account; more wait their turn.
+        #[serde(default = "default_max_concurrent_requests")]
+        max_concurrent_requests: usize,
+    },
+    Telnyx {
+        #[serde(default)]
+        api_key: Secret,
+        #[serde(default = "telnyx_base_url")]
+        base_url: String,
+        #[serde(default = "default_max_concurrent_requests")]
+        max_concurrent_requests: usize,
+    },
+}
+
+fn twilio_base_url() -> String {
+    "https://api.twilio.com".into()
+}
+
+fn telnyx_base_url() -> String {
+    "https://api.telnyx.com/v2".into()
+}
+
+fn default_max_concurrent_requests() -> usize {
+    4
+}
+
+/// A credential: readable only through [`Secret::expose`]; `Debug` and `Serialize` print a mask, so
+/// it cannot reach a log line or a config dump by accident.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("\"********\"")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str("********")
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,6 +117,22 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// How long a SQLite writer waits for the lock before giving up.
     pub busy_timeout_ms: u64,
+    /// How long a request waits for a pooled connection before answering 503.
+    pub acquire_timeout_ms: u64,
+}
+
+/// Limits on slow or idle clients, and how long a stop may take.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Deadline for a request's headers to arrive, counted from the moment the server waits for
+    /// them: this also closes an idle keep-alive connection that sends no next request.
+    pub header_timeout_ms: u64,
+    /// Longest silence while a request body is being received.
+    pub body_timeout_ms: u64,
+    /// On SIGTERM or Ctrl-C: how long in-flight requests and the worker's current pass may take
+    /// before the remaining connections are cut.
+    pub shutdown_grace_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -83,19 +177,30 @@ impl Default for Config {
         Config {
             database_url: "sqlite://numberd.db".into(),
             listen: "127.0.0.1:8080".parse().expect("valid default"),
+            public_url: None,
+            trusted_proxies: Vec::new(),
             log_format: LogFormat::Text,
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
+            http: HttpConfig::default(),
             worker: WorkerConfig::default(),
             carrier: CarrierConfig::default(),
             outbox: OutboxConfig::default(),
+            default_carrier: None,
+            carriers: BTreeMap::new(),
         }
     }
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000 }
+        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000, acquire_timeout_ms: 5_000 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { header_timeout_ms: 10_000, body_timeout_ms: 10_000, shutdown_grace_ms: 10_000 }
     }
 }
 
@@ -128,31 +233,71 @@ impl Config {
             }
             figment = figment.merge(Toml::file(path));
         }
-        figment = figment.merge(Env::prefixed("NUMBERD_").ignore(&["config"]).split("__"));
-        let config: Config = figment.extract().map_err(|e| {
-            e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
-        })?;
+        // NUMBERD_CONFIG names the file and NUMBERD_LOG is the log filter: neither is a setting.
+        figment = figment.merge(Env::prefixed("NUMBERD_").ignore(&["config", "log"]).split("__"));
+        let config: Config = figment.extract().map_err(|e| e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; "))?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), String> {
-        crate::store::Backend::of_url(&self.database_url)
-            .map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
+        crate::store::Backend::of_url(&self.database_url).map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
+        self.public_origin()?;
+        self.validate_carriers()?;
         let checks = [
             (self.database.max_connections == 0, "database.max_connections must be at least 1"),
+            (self.database.acquire_timeout_ms == 0, "database.acquire_timeout_ms must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
             (self.worker.batch < 1, "worker.batch must be at least 1"),
             (self.carrier.timeout_ms == 0, "carrier.timeout_ms must be at least 1"),
             (self.outbox.max_attempts < 1, "outbox.max_attempts must be at least 1"),
             (self.outbox.backoff_base_ms == 0, "outbox.backoff_base_ms must be at least 1"),
             (self.outbox.backoff_max_ms < self.outbox.backoff_base_ms, "outbox.backoff_max_ms must be at least backoff_base_ms"),
+            (self.http.header_timeout_ms == 0, "http.header_timeout_ms must be at least 1"),
+            (self.http.body_timeout_ms == 0, "http.body_timeout_ms must be at least 1"),
             (self.max_body_bytes < 1024, "max_body_bytes must be at least 1024"),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, msg)) => Err((*msg).into()),
             None => Ok(()),
         }
+    }
+
+    pub fn public_origin(&self) -> Result<crate::http::origin::PublicOrigin, String> {
+        crate::http::origin::PublicOrigin::new(self.public_url.as_deref(), &self.trusted_proxies)
+    }
+
+    fn validate_carriers(&self) -> Result<(), String> {
+        let names = || self.carriers.keys().cloned().collect::<Vec<_>>().join(", ");
+        match &self.default_carrier {
+            Some(name) if !self.carriers.contains_key(name) => {
+                return Err(format!("default_carrier: no carrier account named {name:?} (configured: [{}])", names()));
+            }
+            None if !self.carriers.is_empty() => {
+                return Err(format!("default_carrier must name one of the carrier accounts ({})", names()));
+            }
+            _ => {}
+        }
+        for (name, account) in &self.carriers {
+            let (secrets, base_url, max) = match account {
+                CarrierAccountConfig::Twilio { account_sid, auth_token, base_url, max_concurrent_requests } => {
+                    (vec![("account_sid", account_sid.as_str()), ("auth_token", auth_token.expose())], base_url, max_concurrent_requests)
+                }
+                CarrierAccountConfig::Telnyx { api_key, base_url, max_concurrent_requests } => {
+                    (vec![("api_key", api_key.expose())], base_url, max_concurrent_requests)
+                }
+            };
+            if let Some((key, _)) = secrets.iter().find(|(_, value)| value.trim().is_empty()) {
+                return Err(format!("carriers.{name}.{key} must be set"));
+            }
+            if !matches!(url::Url::parse(base_url), Ok(u) if u.scheme() == "http" || u.scheme() == "https") {
+                return Err(format!("carriers.{name}.base_url must be an http(s) URL, not {base_url:?}"));
+            }
+            if *max == 0 {
+                return Err(format!("carriers.{name}.max_concurrent_requests must be at least 1"));
+            }
+        }
+        Ok(())
     }
 
     pub fn carrier_timeout(&self) -> Duration {
@@ -181,5 +326,24 @@ mod tests {
         let r = redact_url("postgres://numberd:hunter2@db.internal:5432/numberd");
         assert!(!r.contains("hunter2"));
         assert!(r.contains("db.internal"));
+    }
+
+    #[test]
+    fn carrier_secrets_never_reach_debug_or_dumps() {
+        let mut config = Config { default_carrier: Some("us".into()), ..Config::default() };
+        let us = CarrierAccountConfig::Twilio {
+            account_sid: "AC0123".into(),
+            auth_token: Secret::new("twilio-token-42"),
+            base_url: twilio_base_url(),
+            max_concurrent_requests: 4,
+        };
+        let eu =
+            CarrierAccountConfig::Telnyx { api_key: Secret::new("KEYtelnyx42"), base_url: telnyx_base_url(), max_concurrent_requests: 2 };
+        config.carriers.extend([("us".to_owned(), us), ("eu".to_owned(), eu)]);
+        assert_eq!(config.validate(), Ok(()));
+        for shown in [format!("{config:?}"), format!("{config:#?}"), serde_json::to_string(&config).unwrap()] {
+            assert!(!shown.contains("twilio-token-42") && !shown.contains("KEYtelnyx42"), "{shown}");
+            assert!(shown.contains("AC0123") && shown.contains("********"), "{shown}");
+        }
     }
 }

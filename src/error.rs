@@ -54,6 +54,8 @@ macro_rules! codes {
 
 codes! {
     MalformedJson = "malformed_json", Malformed;
+    /// A body shorter than its declared length.
+    IncompleteBody = "incomplete_body", Malformed;
     /// A body that could not be read at all.
     UnreadableBody = "invalid_body", Malformed;
     /// A JSON body of the wrong shape (not an object, say).
@@ -88,6 +90,7 @@ codes! {
     WorkspaceNotInTestMode = "workspace_not_in_test_mode", Conflict;
     ReleaseAlreadyScheduled = "release_already_scheduled", Refused;
     NumberHasNoSubscription = "number_has_no_subscription", Refused;
+    DatabaseUnavailable = "database_unavailable", Unavailable;
     CarrierReleaseFailed = "carrier_release_failed", CarrierFailure;
     InternalError = "internal_error", Internal;
 }
@@ -120,8 +123,7 @@ impl Error {
     /// A request field that failed validation, naming the field.
     pub fn invalid_field(field: &str, message: impl Into<Cow<'static, str>>) -> Self {
         let message = message.into();
-        Self::new(Code::InvalidField, format!("`{field}` {message}"))
-            .with_details(serde_json::json!({ "field": field, "reason": message }))
+        Self::new(Code::InvalidField, format!("`{field}` {message}")).with_details(serde_json::json!({ "field": field, "reason": message }))
     }
 
     /// An unexpected failure: logged once, here, with its context and the caller's location;
@@ -133,6 +135,13 @@ impl Error {
         Error { location: Some(at), ..Self::new(Code::InternalError, "An internal error occurred.") }
     }
 
+    /// The database cannot serve now (see [`crate::store::unavailability`]): 503, which the HTTP
+    /// layer answers with `Retry-After`. The cause is logged here, once.
+    pub fn database_unavailable(reason: &'static str, err: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %err, "database unavailable: {reason}");
+        Self::new(Code::DatabaseUnavailable, "The database is unavailable; retry later.")
+    }
+
     pub fn number_not_found() -> Self {
         Self::new(Code::NumberNotFound, "Phone number not found.")
     }
@@ -141,7 +150,10 @@ impl Error {
 impl From<sqlx::Error> for Error {
     #[track_caller]
     fn from(err: sqlx::Error) -> Self {
-        Error::internal("database error", err)
+        match crate::store::unavailability(&err) {
+            Some(reason) => Error::database_unavailable(reason, err),
+            None => Error::internal("database error", err),
+        }
     }
 }
 

@@ -83,8 +83,8 @@ enum JobsCommand {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NUMBERD_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("NUMBERD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     // Logs go to stderr so commands that print JSON keep stdout clean.
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
@@ -157,10 +157,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Key(KeyCommand::List { workspace }) => {
             let Ok(ws) = workspace.parse::<WorkspaceId>() else { return Ok(fail("--workspace is not a workspace id")) };
             for k in workspaces::list_keys(&db, ws).await? {
-                println!(
-                    "{}",
-                    json!({ "keyId": k.id, "prefix": k.prefix, "createdAt": k.created_at, "revokedAt": k.revoked_at })
-                );
+                println!("{}", json!({ "keyId": k.id, "prefix": k.prefix, "createdAt": k.created_at, "revokedAt": k.revoked_at }));
             }
         }
         Command::Jobs(JobsCommand::List { status }) => {

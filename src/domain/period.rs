@@ -15,17 +15,11 @@ pub struct Period {
 
 fn boundary(anchor: DateTime<Utc>, months: i64) -> DateTime<Utc> {
     let months = u32::try_from(months).expect("period index is never negative");
-    anchor
-        .checked_add_months(Months::new(months))
-        .expect("billing periods stay within chrono's range")
+    anchor.checked_add_months(Months::new(months)).expect("billing periods stay within chrono's range")
 }
 
 pub fn period(anchor: DateTime<Utc>, index: i64) -> Period {
-    Period {
-        index,
-        start: boundary(anchor, index),
-        end: boundary(anchor, index + 1),
-    }
+    Period { index, start: boundary(anchor, index), end: boundary(anchor, index + 1) }
 }
 
 #[cfg(test)]
@@ -41,10 +35,7 @@ mod tests {
     fn month_ends_clamp_without_drifting() {
         let anchor = at(2025, 1, 31, 10);
         let ends: Vec<_> = (0..4).map(|i| period(anchor, i).end).collect();
-        assert_eq!(
-            ends,
-            vec![at(2025, 2, 28, 10), at(2025, 3, 31, 10), at(2025, 4, 30, 10), at(2025, 5, 31, 10)]
-        );
+        assert_eq!(ends, vec![at(2025, 2, 28, 10), at(2025, 3, 31, 10), at(2025, 4, 30, 10), at(2025, 5, 31, 10)]);
     }
 
     #[test]

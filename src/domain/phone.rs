@@ -64,9 +64,7 @@ impl E164 {
             T::Mobile | T::Pager => Some(NumberType::Mobile),
             T::TollFree => Some(NumberType::Tollfree),
             T::ShortCode => Some(NumberType::Shortcode),
-            T::PremiumRate | T::SharedCost | T::PersonalNumber | T::Uan | T::StandardRate => {
-                Some(NumberType::National)
-            }
+            T::PremiumRate | T::SharedCost | T::PersonalNumber | T::Uan | T::StandardRate => Some(NumberType::National),
             _ => None,
         }
     }
@@ -81,10 +79,7 @@ impl fmt::Display for E164 {
 /// Normalises a number-prefix filter to `+digits`; `None` if it holds anything but digits,
 /// spaces, dashes, dots and parentheses after an optional `+`.
 pub fn normalise_prefix(input: &str) -> Option<String> {
-    let digits: String = input
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
-        .collect();
+    let digits: String = input.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '+')).collect();
     let plus_ok = input.trim_start().strip_prefix('+').map_or(!input.contains('+'), |rest| !rest.contains('+'));
     if digits.is_empty() || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) || !plus_ok {
         return None;

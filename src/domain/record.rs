@@ -68,10 +68,7 @@ impl NumberRecord {
 
     /// When a canceling number will leave: the end of its paid period.
     pub fn deactivates_at(&self) -> Option<DateTime<Utc>> {
-        self.subscription
-            .as_ref()
-            .filter(|s| s.status == SubscriptionStatus::Canceling)
-            .map(|s| s.current_period().end)
+        self.subscription.as_ref().filter(|s| s.status == SubscriptionStatus::Canceling).map(|s| s.current_period().end)
     }
 }
 

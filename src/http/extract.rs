@@ -7,8 +7,9 @@ use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 
-use super::AppState;
+use super::{text, AppState};
 use crate::error::{Code, Error};
 use crate::service::Tenant;
 
@@ -24,9 +25,7 @@ impl FromRequestParts<AppState> for Authed {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| Error::new(Code::MissingAccessKey, "Send `Authorization: AccessKey <key>` or `Bearer <key>`."))?;
-        let value = header
-            .to_str()
-            .map_err(|_| Error::new(Code::MalformedAuthorization, "The Authorization header is not valid text."))?;
+        let value = header.to_str().map_err(|_| Error::new(Code::MalformedAuthorization, "The Authorization header is not valid text."))?;
         let (scheme, key) = value.trim().split_once(' ').unwrap_or((value, ""));
         if !(scheme.eq_ignore_ascii_case("accesskey") || scheme.eq_ignore_ascii_case("bearer")) {
             return Err(Error::new(Code::MalformedAuthorization, "Use the AccessKey or Bearer scheme."));
@@ -81,45 +80,59 @@ impl<S: Send + Sync> FromRequestParts<S> for PathIds {
     }
 }
 
-/// JSON body with coded errors: 400 malformed, 415 wrong media type, 413 too large, 422 for
-/// wrong types, unknown fields and enum values.
+/// The JSON value of a body, with coded errors for transport problems: 400 malformed, 415 wrong
+/// media type, 413 too large. Its text is not checked: for bodies read field by field.
+pub struct RawJson(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for RawJson {
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
+        match axum::Json::<Value>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(RawJson(v)),
+            Err(r) => Err(json_rejection(r)),
+        }
+    }
+}
+
+/// JSON body with coded errors: those of [`RawJson`], then 422 for control characters in any
+/// string, wrong types, unknown fields and enum values.
 pub struct ApiJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Error> {
-        match axum::Json::<T>::from_request(req, state).await {
-            Ok(axum::Json(v)) => Ok(ApiJson(v)),
-            Err(r) => Err(json_rejection(r)),
-        }
+        let RawJson(value) = RawJson::from_request(req, state).await?;
+        text::check_body(&value)?;
+        serde_path_to_error::deserialize(value).map(ApiJson).map_err(|e| data_error(e.to_string()))
     }
+}
+
+/// serde's message names the path and the problem; the code says which problem.
+fn data_error(detail: String) -> Error {
+    let code = if detail.contains("unknown variant") {
+        Code::InvalidEnumValue
+    } else if detail.contains("unknown field") {
+        Code::UnknownField
+    } else if detail.contains("missing field") {
+        Code::MissingField
+    } else if detail.contains("invalid type") || detail.contains("invalid value") || detail.contains("invalid length") {
+        Code::InvalidType
+    } else {
+        Code::InvalidBody
+    };
+    Error::new(code, format!("Invalid request body: {detail}"))
 }
 
 fn json_rejection(r: JsonRejection) -> Error {
     let text = r.body_text();
     match r {
-        JsonRejection::JsonDataError(e) => {
-            // serde's message names the path and the problem; the code says which problem.
-            let detail = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or(text);
-            let code = if detail.contains("unknown variant") {
-                Code::InvalidEnumValue
-            } else if detail.contains("unknown field") {
-                Code::UnknownField
-            } else if detail.contains("missing field") {
-                Code::MissingField
-            } else if detail.contains("invalid type") || detail.contains("invalid value") || detail.contains("invalid length") {
-                Code::InvalidType
-            } else {
-                Code::InvalidBody
-            };
-            Error::new(code, format!("Invalid request body: {detail}"))
-        }
+        JsonRejection::JsonDataError(e) => data_error(std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or(text)),
         JsonRejection::JsonSyntaxError(_) => Error::new(Code::MalformedJson, "The request body is not valid JSON."),
-        JsonRejection::MissingJsonContentType(_) => Error::new(
-            Code::UnsupportedMediaType,
-            "Send the body as JSON with `Content-Type: application/json`.",
-        ),
+        JsonRejection::MissingJsonContentType(_) => {
+            Error::new(Code::UnsupportedMediaType, "Send the body as JSON with `Content-Type: application/json`.")
+        }
         JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
             Error::new(Code::PayloadTooLarge, "The request body is too large.")
         }
@@ -134,6 +147,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Error> {
+        text::check_query(parts.uri.query().unwrap_or(""))?;
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(ApiQuery(v)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {

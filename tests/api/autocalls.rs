@@ -9,12 +9,7 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::{Backend, TestApp, Ws};
 
-both_backends!(
-    one_story_through_both_apis,
-    release_page_and_phone_number_errors,
-    laravel_pagination_and_validation,
-    call_filters,
-);
+both_backends!(one_story_through_both_apis, release_page_and_phone_number_errors, laravel_pagination_and_validation, call_filters,);
 
 const RELEASED: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 const DELETED: &str = "Phone number deleted successfully.";
@@ -113,8 +108,13 @@ async fn one_story_through_both_apis(b: Backend) {
     assert_eq!(ac.get("/api/user/phone-numbers/all").await.1["data"][1]["nickname"], "Trunk");
 
     // An inbound assistant on the dedicated number, made here, is the native one.
-    let (status, created) = ac.post("/api/user/assistant", json!({ "name": "Reception", "type": "inbound",
-        "phone_number_id": ded["autocallsId"], "voice_id": 8, "system_prompt": "Be kind." })).await;
+    let (status, created) = ac
+        .post(
+            "/api/user/assistant",
+            json!({ "name": "Reception", "type": "inbound",
+        "phone_number_id": ded["autocallsId"], "voice_id": 8, "system_prompt": "Be kind." }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(created["message"], "Assistant created successfully");
     let assistant = created["data"].clone();
@@ -133,8 +133,11 @@ async fn one_story_through_both_apis(b: Backend) {
 
     // A campaign rotating over every number, started here and paused natively.
     let (status, created) = ac
-        .post("/api/user/campaign", json!({ "name": "Spring", "assistant_id": 1,
-            "phone_number_ids": [ded["autocallsId"], sip["autocallsId"], caller["autocallsId"], spare["autocallsId"]] }))
+        .post(
+            "/api/user/campaign",
+            json!({ "name": "Spring", "assistant_id": 1,
+            "phone_number_ids": [ded["autocallsId"], sip["autocallsId"], caller["autocallsId"], spare["autocallsId"]] }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     let campaign = created["data"].clone();
@@ -154,13 +157,19 @@ async fn one_story_through_both_apis(b: Backend) {
 
     // Calls are recorded natively; the dialect lists them.
     let (status, call) = ws
-        .post("./calls", json!({ "direction": "outbound", "from": "+14155550101", "to": "+12125550123", "numberId": uuid(&sip),
-            "campaignId": uuid(&native["results"][0]), "status": "completed", "durationSeconds": 245 }))
+        .post(
+            "./calls",
+            json!({ "direction": "outbound", "from": "+14155550101", "to": "+12125550123", "numberId": uuid(&sip),
+            "campaignId": uuid(&native["results"][0]), "status": "completed", "durationSeconds": 245 }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
-    ws.post("./calls", json!({ "direction": "inbound", "from": "+12125550199", "to": "+14155550100", "numberId": uuid(&ded),
-        "assistantId": native_assistant_id(&ws).await, "status": "no_answer" }))
-        .await;
+    ws.post(
+        "./calls",
+        json!({ "direction": "inbound", "from": "+12125550199", "to": "+14155550100", "numberId": uuid(&ded),
+        "assistantId": native_assistant_id(&ws).await, "status": "no_answer" }),
+    )
+    .await;
 
     // Release each kind, alternating APIs; each side sees the other's change.
     let (status, body) = ac.release(&ded).await;
@@ -298,32 +307,73 @@ async fn laravel_pagination_and_validation(b: Backend) {
         })
     );
     let (_, beyond) = ac.get("/api/user/assistants/get?page=9").await;
-    assert_eq!((&beyond["data"], &beyond["from"], &beyond["per_page"], &beyond["total"]), (&json!([]), &Value::Null, &json!(10), &json!(3)));
+    assert_eq!(
+        (&beyond["data"], &beyond["from"], &beyond["per_page"], &beyond["total"]),
+        (&json!([]), &Value::Null, &json!(10), &json!(3))
+    );
 
     // Validation errors name the field in the dialect's words.
     let missing = |message: &str| (StatusCode::NOT_FOUND, json!({ "message": message }));
-    let invalid = |field: &str, message: &str| (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": message, "errors": { field: [message] } }));
+    let invalid =
+        |field: &str, message: &str| (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": message, "errors": { field: [message] } }));
     let cases = [
         (Method::GET, "/api/user/assistants/get?per_page=0", None, invalid("per_page", "The per page field must be between 1 and 100.")),
         (Method::GET, "/api/user/calls?per_page=abc", None, invalid("per_page", "The per page field must be an integer.")),
         (Method::POST, "/api/user/assistant", Some(json!({ "type": "inbound" })), invalid("name", "The name field is required.")),
-        (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "sideways" })),
-            invalid("type", "The type must be one of: inbound, outbound.")),
-        (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "inbound", "phone_number_id": "1" })),
-            invalid("phone_number_id", "The phone number id field must be an integer.")),
-        (Method::POST, "/api/user/assistant", Some(json!({ "name": "X", "type": "inbound", "phone_number_id": caller["autocallsId"] })),
-            invalid("phone_number_id", "The phone number id is a verified caller ID, which cannot receive calls.")),
-        (Method::POST, "/api/user/campaign", Some(json!({ "name": "C", "phone_number_ids": [n["autocallsId"], n["autocallsId"]] })),
-            invalid("phone_number_ids.1", "The phone number ids.1 appears more than once in the rotation.")),
-        (Method::POST, "/api/user/campaign", Some(json!({ "name": "C", "phone_number_ids": [424242] })),
-            invalid("phone_number_ids.0", "The phone number ids.0 is not a phone number in this workspace.")),
-        (Method::POST, "/api/user/campaign", Some(json!([])),
-            (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": "The request body must be a JSON object." }))),
-        (Method::POST, "/api/user/campaigns/update-status", Some(json!({ "campaign_id": 1, "action": "pause" })),
-            invalid("action", "The action field must be one of: start, stop.")),
-        (Method::POST, "/api/user/campaigns/update-status", Some(json!({ "campaign_id": 77, "action": "stop" })),
-            missing("Campaign not found.")),
-        (Method::GET, "/api/user/assistants/phone-numbers?type=web", None, invalid("type", "The type field must be one of: inbound, outbound.")),
+        (
+            Method::POST,
+            "/api/user/assistant",
+            Some(json!({ "name": "X", "type": "sideways" })),
+            invalid("type", "The type must be one of: inbound, outbound."),
+        ),
+        (
+            Method::POST,
+            "/api/user/assistant",
+            Some(json!({ "name": "X", "type": "inbound", "phone_number_id": "1" })),
+            invalid("phone_number_id", "The phone number id field must be an integer."),
+        ),
+        (
+            Method::POST,
+            "/api/user/assistant",
+            Some(json!({ "name": "X", "type": "inbound", "phone_number_id": caller["autocallsId"] })),
+            invalid("phone_number_id", "The phone number id is a verified caller ID, which cannot receive calls."),
+        ),
+        (
+            Method::POST,
+            "/api/user/campaign",
+            Some(json!({ "name": "C", "phone_number_ids": [n["autocallsId"], n["autocallsId"]] })),
+            invalid("phone_number_ids.1", "The phone number ids.1 appears more than once in the rotation."),
+        ),
+        (
+            Method::POST,
+            "/api/user/campaign",
+            Some(json!({ "name": "C", "phone_number_ids": [424242] })),
+            invalid("phone_number_ids.0", "The phone number ids.0 is not a phone number in this workspace."),
+        ),
+        (
+            Method::POST,
+            "/api/user/campaign",
+            Some(json!([])),
+            (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": "The request body must be a JSON object." })),
+        ),
+        (
+            Method::POST,
+            "/api/user/campaigns/update-status",
+            Some(json!({ "campaign_id": 1, "action": "pause" })),
+            invalid("action", "The action field must be one of: start, stop."),
+        ),
+        (
+            Method::POST,
+            "/api/user/campaigns/update-status",
+            Some(json!({ "campaign_id": 77, "action": "stop" })),
+            missing("Campaign not found."),
+        ),
+        (
+            Method::GET,
+            "/api/user/assistants/phone-numbers?type=web",
+            None,
+            invalid("type", "The type field must be one of: inbound, outbound."),
+        ),
         (Method::GET, "/api/user/assistant/abc", None, missing("Assistant not found.")),
         (Method::DELETE, "/api/user/assistant/99", None, missing("Assistant not found.")),
     ];
@@ -402,8 +452,11 @@ async fn call_filters(b: Backend) {
     let (status, err) = ac.get("/api/user/calls?date_from=2030-13-01").await;
     assert_eq!(
         (status, err),
-        (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": "The date from field must be a date in YYYY-MM-DD format.",
-            "errors": { "date_from": ["The date from field must be a date in YYYY-MM-DD format."] } }))
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            json!({ "message": "The date from field must be a date in YYYY-MM-DD format.",
+            "errors": { "date_from": ["The date from field must be a date in YYYY-MM-DD format."] } })
+        )
     );
     let (status, err) = ac.get("/api/user/calls?assistant_id=x").await;
     let message = json!(["The assistant id field must be an integer."]);

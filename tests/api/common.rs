@@ -59,9 +59,7 @@ impl TestDb {
                 let base = postgres_base_url();
                 let mut conn = match sqlx::PgConnection::connect(&base).await {
                     Ok(c) => c,
-                    Err(e) => panic!(
-                        "PostgreSQL at {base} is unreachable ({e}); start it (see README) or set TEST_POSTGRES_URL"
-                    ),
+                    Err(e) => panic!("PostgreSQL at {base} is unreachable ({e}); start it (see README) or set TEST_POSTGRES_URL"),
                 };
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
                 sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
@@ -146,22 +144,13 @@ impl TestApp {
         let core = app::core(&config, pool, clock.clone(), carrier.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = app::start(&config, core, listener).await.expect("start");
-        TestApp {
-            base: format!("http://{}", running.addr),
-            clock,
-            http: reqwest::Client::new(),
-            carrier,
-            running,
-            db,
-            config,
-        }
+        TestApp { base: format!("http://{}", running.addr), clock, http: reqwest::Client::new(), carrier, running, db, config }
     }
 
     /// A new workspace with one access key, created the way `numberd workspace create` does.
     pub async fn workspace(&self, test_mode: bool) -> Ws {
-        let (ws, key) = workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now())
-            .await
-            .expect("create workspace");
+        let (ws, key) =
+            workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now()).await.expect("create workspace");
         Ws { id: ws.id.to_string(), key: key.secret, app: self.base.clone(), http: self.http.clone() }
     }
 
@@ -205,7 +194,9 @@ impl Ws {
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() { Value::Null } else {
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
             serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
         };
         (status, json)
@@ -247,41 +238,42 @@ impl Ws {
 /// Bird's `Number` schema (OpenAPI 3.0) as a JSON Schema validator: `nullable` becomes a `null`
 /// alternative, and `$ref`s resolve inside the Bird document.
 pub fn bird_number_validator() -> jsonschema::Validator {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/bird/numbers-cancel-subscription.openapi.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/bird/numbers-cancel-subscription.openapi.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let mut doc: Value = serde_json::from_str(&text).unwrap();
-    fn nullable_to_type(v: &mut Value) {
-        match v {
-            Value::Object(map) => {
-                if map.remove("nullable") == Some(Value::Bool(true)) {
-                    if let Some(Value::String(t)) = map.get("type").cloned() {
-                        map.insert("type".into(), serde_json::json!([t, "null"]));
-                    } else {
-                        let inner = Value::Object(std::mem::take(map));
-                        map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
-                        return;
-                    }
-                }
-                map.remove("discriminator");
-                map.remove("example");
-                for (_, child) in map.iter_mut() {
-                    nullable_to_type(child);
-                }
-            }
-            Value::Array(items) => items.iter_mut().for_each(nullable_to_type),
-            _ => {}
-        }
-    }
-    nullable_to_type(&mut doc);
+    openapi30_to_json_schema(&mut doc);
     let schema = serde_json::json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$ref": "#/components/schemas/Number",
         "components": doc["components"].clone(),
     });
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(&schema)
-        .expect("Bird's Number schema compiles")
+    jsonschema::options().should_validate_formats(true).build(&schema).expect("Bird's Number schema compiles")
+}
+
+/// Rewrites an OpenAPI 3.0 schema (or a whole document) in place into JSON Schema 2020-12:
+/// `nullable` becomes a `null` alternative; `discriminator` and `example` (annotations 3.0 knows
+/// and JSON Schema does not) are dropped.
+pub fn openapi30_to_json_schema(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if map.remove("nullable") == Some(Value::Bool(true)) {
+                if let Some(Value::String(t)) = map.get("type").cloned() {
+                    map.insert("type".into(), serde_json::json!([t, "null"]));
+                } else {
+                    let inner = Value::Object(std::mem::take(map));
+                    map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
+                    return;
+                }
+            }
+            map.remove("discriminator");
+            map.remove("example");
+            for (_, child) in map.iter_mut() {
+                openapi30_to_json_schema(child);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(openapi30_to_json_schema),
+        _ => {}
+    }
 }
 
 pub fn assert_bird_number(validator: &jsonschema::Validator, n: &Value) {

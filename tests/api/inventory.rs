@@ -71,8 +71,14 @@ async fn rejects_invalid_numbers_naming_the_field(b: Backend) {
         (json!({ "number": "+14155550100", "country": "GB" }), "country"),
         (json!({ "number": "+14155550100", "country": "ZZ" }), "country"),
         (json!({ "number": "+14155550100", "nickname": "x".repeat(51) }), "nickname"),
-        (json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": -1, "exponent": -2, "currencyCode": "USD" } }), "monthlyRecurringPrice"),
-        (json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": 1, "exponent": -20, "currencyCode": "USD" } }), "monthlyRecurringPrice"),
+        (
+            json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": -1, "exponent": -2, "currencyCode": "USD" } }),
+            "monthlyRecurringPrice",
+        ),
+        (
+            json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": 1, "exponent": -20, "currencyCode": "USD" } }),
+            "monthlyRecurringPrice",
+        ),
     ];
     for (body, field) in cases {
         let (status, err) = ws.post("./numbers", body.clone()).await;
@@ -205,9 +211,7 @@ async fn patch_changes_only_nickname_and_configurations(b: Backend) {
     let n = ws.register(json!({ "number": "+14155550100", "nickname": "old" })).await;
     let path = format!("./numbers/{}", n["id"].as_str().unwrap());
     let connector = "6a0c7a5e-2b2f-4c55-9f6a-2d6f0f6b8a11";
-    let (status, p) = ws
-        .patch(&path, json!({ "configurations": { "voice": { "inbound": { "connectorId": connector } } } }))
-        .await;
+    let (status, p) = ws.patch(&path, json!({ "configurations": { "voice": { "inbound": { "connectorId": connector } } } })).await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["nickname"], "old", "absent nickname is left alone");
     assert_eq!(p["configurations"]["voice"]["inbound"]["connectorId"], connector);
@@ -237,8 +241,26 @@ async fn malformed_requests_are_coded_4xx_never_500(b: Backend) {
         (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"kind\": \"rented\"}".into()), 422, "invalid_enum_value"),
         (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"type\": \"landline\"}".into()), 422, "invalid_enum_value"),
         (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"colour\": \"red\"}".into()), 422, "unknown_field"),
-        (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"monthlyRecurringPrice\": {\"amount\": 1.5, \"exponent\": -2, \"currencyCode\": \"USD\"}}".into()), 422, "invalid_type"),
-        (Method::POST, numbers.clone(), Some("{\"number\": \"+14155550100\", \"monthlyRecurringPrice\": {\"amount\": 1, \"exponent\": -2, \"currencyCode\": \"BTC\"}}".into()), 422, "invalid_enum_value"),
+        (
+            Method::POST,
+            numbers.clone(),
+            Some(
+                "{\"number\": \"+14155550100\", \"monthlyRecurringPrice\": {\"amount\": 1.5, \"exponent\": -2, \"currencyCode\": \"USD\"}}"
+                    .into(),
+            ),
+            422,
+            "invalid_type",
+        ),
+        (
+            Method::POST,
+            numbers.clone(),
+            Some(
+                "{\"number\": \"+14155550100\", \"monthlyRecurringPrice\": {\"amount\": 1, \"exponent\": -2, \"currencyCode\": \"BTC\"}}"
+                    .into(),
+            ),
+            422,
+            "invalid_enum_value",
+        ),
         (Method::POST, numbers.clone(), Some(big), 413, "payload_too_large"),
         (Method::GET, format!("{numbers}/not-a-uuid"), None, 400, "invalid_path_parameter"),
         (Method::GET, "/workspaces/not-a-uuid/numbers".to_string(), None, 400, "invalid_path_parameter"),

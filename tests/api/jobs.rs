@@ -105,7 +105,12 @@ async fn migrated_to_0001(db: &TestDb, backend: Backend) -> Db {
     let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
     let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(&path)).await.unwrap();
     migrator.migrations = Cow::Owned(migrator.migrations.iter().filter(|m| m.version == 1).cloned().collect());
-    let opts = DbOptions { url: db.url.clone(), max_connections: 2, busy_timeout: Duration::from_secs(5) };
+    let opts = DbOptions {
+        url: db.url.clone(),
+        max_connections: 2,
+        busy_timeout: Duration::from_secs(5),
+        acquire_timeout: Duration::from_secs(5),
+    };
     let pool = Db::connect(&opts).await.unwrap();
     migrator.run(&pool.pool).await.unwrap();
     pool

@@ -150,10 +150,20 @@ async fn periods_follow_month_ends_and_leap_years(b: Backend) {
     assert_eq!(
         ends,
         [
-            "2027-02-28T10:00:00Z", "2027-03-31T10:00:00Z", "2027-04-30T10:00:00Z", "2027-05-31T10:00:00Z",
-            "2027-06-30T10:00:00Z", "2027-07-31T10:00:00Z", "2027-08-31T10:00:00Z", "2027-09-30T10:00:00Z",
-            "2027-10-31T10:00:00Z", "2027-11-30T10:00:00Z", "2027-12-31T10:00:00Z", "2028-01-31T10:00:00Z",
-            "2028-02-29T10:00:00Z", "2028-03-31T10:00:00Z",
+            "2027-02-28T10:00:00Z",
+            "2027-03-31T10:00:00Z",
+            "2027-04-30T10:00:00Z",
+            "2027-05-31T10:00:00Z",
+            "2027-06-30T10:00:00Z",
+            "2027-07-31T10:00:00Z",
+            "2027-08-31T10:00:00Z",
+            "2027-09-30T10:00:00Z",
+            "2027-10-31T10:00:00Z",
+            "2027-11-30T10:00:00Z",
+            "2027-12-31T10:00:00Z",
+            "2028-01-31T10:00:00Z",
+            "2028-02-29T10:00:00Z",
+            "2028-03-31T10:00:00Z",
         ]
     );
     for (i, p) in periods["results"].as_array().unwrap().iter().enumerate() {
@@ -305,13 +315,18 @@ async fn a_crashed_delivery_is_taken_over_after_its_lease(b: Backend) {
     ws.delete(&format!("./numbers/{}", id(&n))).await;
     // Settle the period end without delivering, then claim the job as a worker that dies.
     let core = &app.running.core;
-    numberd::store::workspaces::advance_clock(&mut core.db.pool.acquire().await.unwrap(), ws.id.parse().unwrap(), ts(&n["currentPeriod"]["endAt"]))
-        .await
-        .unwrap()
-        .expect("clock moved");
+    numberd::store::workspaces::advance_clock(
+        &mut core.db.pool.acquire().await.unwrap(),
+        ws.id.parse().unwrap(),
+        ts(&n["currentPeriod"]["endAt"]),
+    )
+    .await
+    .unwrap()
+    .expect("clock moved");
     assert_eq!(core.sweep(None, 100).await.unwrap(), 1);
     let lease = chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64);
-    let claimed = numberd::store::jobs::claim(&core.db, numberd::jobs::Queue::Carrier, core.clock.now(), lease).await.unwrap().expect("a due job");
+    let claimed =
+        numberd::store::jobs::claim(&core.db, numberd::jobs::Queue::Carrier, core.clock.now(), lease).await.unwrap().expect("a due job");
     assert_eq!(claimed.attempts, 1);
     // While the lease holds, nobody else delivers it.
     assert_eq!(core.run_jobs(numberd::jobs::Queue::Carrier, &|| false).await.unwrap(), 0);
@@ -333,13 +348,14 @@ async fn release_detaches_assistants_and_campaigns_and_keeps_calls(b: Backend) {
     let caller = ws.register(json!({ "number": "+14155550102", "kind": "callerId" })).await;
     let a_sip = ws.post("./assistants", json!({ "name": "SIP desk", "numberId": id(&sip) })).await.1;
     let a_ded = ws.post("./assistants", json!({ "name": "Sales", "numberId": id(&d) })).await.1;
-    let (status, campaign) = ws
-        .post("./campaigns", json!({ "name": "Spring", "numberIds": [id(&caller), id(&sip), id(&d)] }))
-        .await;
+    let (status, campaign) = ws.post("./campaigns", json!({ "name": "Spring", "numberIds": [id(&caller), id(&sip), id(&d)] })).await;
     assert_eq!(status, StatusCode::CREATED, "{campaign}");
     let (status, call) = ws
-        .post("./calls", json!({ "direction": "inbound", "from": "+12125550123", "to": "+14155550101",
-            "numberId": id(&sip), "assistantId": a_sip["id"], "status": "completed", "durationSeconds": 42 }))
+        .post(
+            "./calls",
+            json!({ "direction": "inbound", "from": "+12125550123", "to": "+14155550101",
+            "numberId": id(&sip), "assistantId": a_sip["id"], "status": "completed", "durationSeconds": 42 }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{call}");
     let assistant = |a: &Value| format!("./assistants/{}", a["id"].as_str().unwrap());

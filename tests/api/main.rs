@@ -4,9 +4,14 @@ mod common;
 
 mod auth;
 mod autocalls;
+mod carriers;
+mod edge;
+mod faults;
 mod inventory;
 mod jobs;
-mod migrations;
 mod lifecycle;
+mod migrations;
 mod openapi;
+mod query_names;
 mod robustness;
+mod text_input;

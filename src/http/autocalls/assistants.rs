@@ -1,32 +1,33 @@
 //! `/api/user/assistants/get` and `/api/user/assistant[/{id}]`: assistants and the number each
 //! one uses.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::Body;
+use super::bodies::{CreateAssistant, UpdateAssistant};
+use super::input::{known_query, Body};
 use super::paginator::{PageQuery, PageRequest, Paginated};
 use super::phone_numbers::MessageBody;
 use super::{laravel_time, number_seqs, path_seq, seq_of, LaravelError};
 use crate::domain::ids::AssistantId;
+use crate::domain::resources::{Assistant, Key};
 use crate::error::Error;
-use crate::http::extract::{ApiJson, Authed, PathIds};
+use crate::http::extract::{Authed, PathIds, RawJson};
 use crate::http::AppState;
 use crate::service::resources::{assistant_not_found, AssistantChange, NumberRef};
 use crate::service::Tenant;
-use crate::domain::resources::{Assistant, Key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_assistants))
-        .routes(routes!(create_assistant))
-        .routes(routes!(get_assistant, update_assistant, delete_assistant))
+    OpenApiRouter::new().routes(routes!(list_assistants)).routes(routes!(create_assistant)).routes(routes!(
+        get_assistant,
+        update_assistant,
+        delete_assistant
+    ))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -85,8 +86,10 @@ async fn list_assistants(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     req: Result<PageRequest<10>, Error>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Paginated<AssistantView>>, LaravelError> {
     let Authed(tenant) = auth?;
+    known_query(raw.as_deref(), &[PageQuery::into_params(|| None)])?;
     let req = req?;
     let total = state.core.count_assistants(tenant).await?;
     let rows = state.core.list_assistants(tenant, req.slice()).await?;
@@ -98,12 +101,12 @@ async fn list_assistants(
 /// nor one already serving another inbound assistant). Other Autocalls settings are accepted
 /// and ignored.
 #[utoipa::path(post, path = "/api/user/assistant", tag = "autocalls", operation_id = "autocalls_create_assistant",
-    request_body(content = Object, description = "`{\"name\": \"...\", \"type\": \"inbound\", \"phone_number_id\": 1}`"),
+    request_body = CreateAssistant,
     responses((status = 201, body = AssistantSaved), (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn create_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<(StatusCode, Json<AssistantSaved>), LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;
@@ -132,14 +135,14 @@ async fn get_assistant(
 /// Change an assistant's `name`, `type` or `phone_number_id` (`null` unassigns the number).
 #[utoipa::path(put, path = "/api/user/assistant/{id}", tag = "autocalls", operation_id = "autocalls_update_assistant",
     params(("id" = i64, Path)),
-    request_body(content = Object, description = "`{\"name\": \"...\", \"type\": \"inbound\", \"phone_number_id\": 1 | null}`, all optional"),
+    request_body = UpdateAssistant,
     responses((status = 200, body = AssistantSaved), (status = 404, description = "`{\"message\": \"Assistant not found.\"}`"),
         (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn update_assistant(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     ids: Result<PathIds, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<Json<AssistantSaved>, LaravelError> {
     let Authed(tenant) = auth?;
     let key = assistant_key(ids)?;

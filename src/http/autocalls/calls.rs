@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::Json;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -11,14 +11,14 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::query_int;
+use super::input::{known_query, query_int};
 use super::paginator::{PageQuery, PageRequest, Paginated};
 use super::LaravelError;
+use crate::domain::resources::{Call, CallFilter, Direction, Key};
 use crate::error::{Error, Kind};
 use crate::http::extract::{ApiQuery, Authed};
 use crate::http::AppState;
 use crate::service::Tenant;
-use crate::domain::resources::{Call, CallFilter, Direction, Key};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list_calls))
@@ -144,8 +144,10 @@ async fn list_calls(
     auth: Result<Authed, Error>,
     query: Result<ApiQuery<CallQuery>, Error>,
     req: Result<PageRequest<15>, Error>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Paginated<CallView>>, LaravelError> {
     let Authed(tenant) = auth?;
+    known_query(raw.as_deref(), &[CallQuery::into_params(|| None), PageQuery::into_params(|| None)])?;
     let q = query?.0;
     let req = req?;
     let started_from = day("date_from", q.date_from.as_deref())?;

@@ -5,36 +5,30 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::bodies::{CreateCampaign, UpdateCampaignStatus};
 use super::input::{one_of, Body};
 use super::{laravel_time, number_seqs, seq_of, LaravelError};
+use crate::domain::resources::{Campaign, Key, Page};
 use crate::error::Error;
-use crate::http::extract::{ApiJson, Authed};
+use crate::http::extract::{Authed, RawJson};
 use crate::http::AppState;
 use crate::service::resources::NumberRef;
 use crate::service::Tenant;
-use crate::domain::resources::{Campaign, Key, Page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(create_campaign))
-        .routes(routes!(list_campaigns))
-        .routes(routes!(update_status))
+    OpenApiRouter::new().routes(routes!(create_campaign)).routes(routes!(list_campaigns)).routes(routes!(update_status))
 }
 
 /// Core campaign statuses as Autocalls names them.
-const STATUSES: [(&str, &str); 4] =
-    [("draft", "draft"), ("in_progress", "in-progress"), ("paused", "stopped"), ("completed", "completed")];
+const STATUSES: [(&str, &str); 4] = [("draft", "draft"), ("in_progress", "in-progress"), ("paused", "stopped"), ("completed", "completed")];
 
 /// `action`: the core status it sets and what the client is told.
-const ACTIONS: [(&str, (&str, &str)); 2] = [
-    ("start", ("in_progress", "Campaign started successfully.")),
-    ("stop", ("paused", "Campaign stopped successfully.")),
-];
+const ACTIONS: [(&str, (&str, &str)); 2] =
+    [("start", ("in_progress", "Campaign started successfully.")), ("stop", ("paused", "Campaign stopped successfully."))];
 
 fn dialect_status(core: &str) -> String {
     STATUSES.iter().find(|(c, _)| *c == core).map_or(core, |(_, d)| d).to_owned()
@@ -78,17 +72,18 @@ pub struct CampaignCreated {
 /// Create a campaign (as a draft). `name` is required; `phone_number_ids` is the rotation:
 /// distinct numbers of the workspace. Other Autocalls settings are accepted and ignored.
 #[utoipa::path(post, path = "/api/user/campaign", tag = "autocalls", operation_id = "autocalls_create_campaign",
-    request_body(content = Object, description = "`{\"name\": \"...\", \"phone_number_ids\": [1, 2]}`"),
+    request_body = CreateCampaign,
     responses((status = 201, body = CampaignCreated), (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn create_campaign(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<(StatusCode, Json<CampaignCreated>), LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;
     let name: String = body.required("name")?;
-    let numbers: Vec<NumberRef> = body.optional::<Vec<i64>>("phone_number_ids")?.unwrap_or_default().into_iter().map(NumberRef::Seq).collect();
+    let numbers: Vec<NumberRef> =
+        body.optional::<Vec<i64>>("phone_number_ids")?.unwrap_or_default().into_iter().map(NumberRef::Seq).collect();
     let c = state.core.create_campaign(tenant, &name, &numbers).await?;
     let data = views(&state, tenant, &[c]).await?.remove(0);
     Ok((StatusCode::CREATED, Json(CampaignCreated { message: "Campaign created successfully", data })))
@@ -120,13 +115,13 @@ pub struct StatusUpdated {
 
 /// Start (`in-progress`) or stop (`stopped`) a campaign.
 #[utoipa::path(post, path = "/api/user/campaigns/update-status", tag = "autocalls", operation_id = "autocalls_update_status",
-    request_body(content = Object, description = "`{\"campaign_id\": 1, \"action\": \"start\" | \"stop\"}`"),
+    request_body = UpdateCampaignStatus,
     responses((status = 200, body = StatusUpdated), (status = 404, description = "`{\"message\": \"Campaign not found.\"}`"),
         (status = 422, description = "`{\"message\", \"errors\": {field: [...]}}`")))]
 async fn update_status(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<Json<StatusUpdated>, LaravelError> {
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;

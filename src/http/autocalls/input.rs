@@ -5,14 +5,15 @@
 use serde_json::{Map, Value};
 
 use crate::error::{Code, Error};
-use crate::http::extract::ApiJson;
+use crate::http::extract::RawJson;
+use crate::http::text;
 
 pub struct Body(Map<String, Value>);
 
 impl Body {
     /// The JSON object sent; transport problems (not JSON, wrong media type) keep the shared
     /// extractor's coded error.
-    pub fn from(json: Result<ApiJson<Value>, Error>) -> Result<Body, Error> {
+    pub fn from(json: Result<RawJson, Error>) -> Result<Body, Error> {
         match json?.0 {
             Value::Object(map) => Ok(Body(map)),
             _ => Err(Error::new(Code::InvalidBody, "The request body must be a JSON object.")),
@@ -47,7 +48,9 @@ pub trait Field: Sized {
 
 impl Field for String {
     fn read(key: &str, v: &Value) -> Result<Self, Error> {
-        v.as_str().map(str::to_owned).ok_or_else(|| Error::invalid_field(key, "field must be a string"))
+        let s = v.as_str().ok_or_else(|| Error::invalid_field(key, "field must be a string"))?;
+        text::check_field(key, s)?;
+        Ok(s.to_owned())
     }
 }
 
@@ -76,4 +79,15 @@ pub fn one_of<'a, T>(key: &str, value: &str, allowed: &'a [(&str, T)]) -> Result
 /// A query-string integer (Laravel's `integer` rule).
 pub fn query_int(key: &str, value: Option<&str>) -> Result<Option<i64>, Error> {
     value.map(|v| v.trim().parse().map_err(|_| Error::invalid_field(key, "field must be an integer"))).transpose()
+}
+
+/// Refuses query parameters the endpoint does not document (`params` are its `IntoParams`), as
+/// the native API does: a misspelt filter would otherwise silently list everything.
+pub fn known_query(query: Option<&str>, params: &[Vec<utoipa::openapi::path::Parameter>]) -> Result<(), Error> {
+    let known = |name: &str| params.iter().flatten().any(|p| p.name == name);
+    match url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).find(|(name, _)| !known(name)) {
+        None => Ok(()),
+        Some((name, _)) => Err(Error::new(Code::InvalidQueryParameter, format!("Unknown query parameter `{name}`."))
+            .with_details(serde_json::json!({ "parameter": name }))),
+    }
 }

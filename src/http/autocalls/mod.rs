@@ -3,6 +3,7 @@
 //! module only translates requests in and [`Error`]s and records out (see `docs/autocalls.md`).
 
 mod assistants;
+mod bodies;
 mod calls;
 mod campaigns;
 mod input;
@@ -18,17 +19,23 @@ use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
 use crate::domain::ids::NumberId;
+use crate::domain::record::NumberRecord;
 use crate::error::{Code, Error, Kind};
 use crate::http::status_of;
 use crate::service::Tenant;
-use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .merge(phone_numbers::routes())
-        .merge(assistants::routes())
-        .merge(campaigns::routes())
-        .merge(calls::routes())
+    OpenApiRouter::new().merge(phone_numbers::routes()).merge(assistants::routes()).merge(campaigns::routes()).merge(calls::routes())
+}
+
+/// Whether a request path belongs to this dialect (its unknown routes answer in its shape too).
+pub fn owns(path: &str) -> bool {
+    path == "/api/user" || path.starts_with("/api/user/")
+}
+
+/// A routing error (404/405) under `/api/user`, answered as Laravel does.
+pub fn route_error(e: Error) -> Response {
+    render(e, Shape::Laravel)
 }
 
 /// How an endpoint family answers errors: the phone-number endpoints say `{"error": "..."}`,

@@ -3,15 +3,15 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, Uri};
 use serde::{Deserialize, Serialize};
 use url::form_urlencoded;
 use utoipa::{IntoParams, ToSchema};
 
 use super::input::query_int;
+use crate::domain::resources::Page;
 use crate::error::Error;
 use crate::http::extract::ApiQuery;
-use crate::domain::resources::Page;
+use crate::http::origin::PublicOrigin;
 
 pub const MAX_PER_PAGE: i64 = 100;
 /// Pages shown either side of the current one before Laravel elides with "...".
@@ -47,8 +47,10 @@ pub struct Link {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Default 1.
+    #[param(value_type = Option<i64>, minimum = 1)]
     pub page: Option<String>,
     /// 1–100.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub per_page: Option<String>,
 }
 
@@ -70,14 +72,23 @@ impl<S: Send + Sync, const PER_PAGE: i64> FromRequestParts<S> for PageRequest<PE
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
             return Err(Error::invalid_field("per_page", format!("field must be between 1 and {MAX_PER_PAGE}")));
         }
-        // Like Laravel, a page that is not a positive integer is the first page.
-        let page = q.page.as_deref().and_then(|p| p.trim().parse().ok()).filter(|p| *p >= 1).unwrap_or(1);
+        // Laravel reads a page that is not a positive integer as the first; refusing it keeps the
+        // documented contract exact (and a client's paging bug visible).
+        let page = query_int("page", q.page.as_deref())?.unwrap_or(1);
+        if page < 1 {
+            return Err(Error::invalid_field("page", "field must be at least 1"));
+        }
         let query = form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .filter(|(k, _)| k != "page")
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(PageRequest { page, per_page, path: absolute_path(&parts.uri, &parts.headers), query })
+        Ok(PageRequest { page, per_page, path: format!("{}{}", origin(parts), parts.uri.path()), query })
     }
+}
+
+/// The public `scheme://host` for this request (see [`PublicOrigin`]).
+fn origin(parts: &Parts) -> String {
+    parts.extensions.get::<PublicOrigin>().cloned().unwrap_or_default().base(parts)
 }
 
 impl<const PER_PAGE: i64> PageRequest<PER_PAGE> {
@@ -139,18 +150,6 @@ fn window(current: i64, last: i64) -> Vec<std::ops::RangeInclusive<i64>> {
     } else {
         vec![1..=2, current - ON_EACH_SIDE..=current + ON_EACH_SIDE, last - 1..=last]
     }
-}
-
-/// The request URL without its query, as the client reached us (honouring a TLS-terminating
-/// proxy's `X-Forwarded-Proto`).
-fn absolute_path(uri: &Uri, headers: &HeaderMap) -> String {
-    let text = |name| headers.get(name).and_then(|v: &axum::http::HeaderValue| v.to_str().ok());
-    let scheme = match text(header::HeaderName::from_static("x-forwarded-proto")) {
-        Some("https") => "https",
-        _ => "http",
-    };
-    let host = text(header::HOST).unwrap_or("localhost");
-    format!("{scheme}://{host}{}", uri.path())
 }
 
 #[cfg(test)]

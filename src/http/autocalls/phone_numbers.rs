@@ -1,25 +1,25 @@
 //! `/api/user/phone-numbers`: list, nickname, release; and the assistant number picker.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::routing::put;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::input::{one_of, Body};
+use super::bodies::UpdatePhoneNumber;
+use super::input::{known_query, one_of, Body};
 use super::{laravel_time, number_by_seq, path_seq, LaravelError, PhoneError};
 use crate::domain::ids::NumberId;
 use crate::domain::number::{NumberKind, NumberStatus, SubscriptionStatus};
+use crate::domain::record::NumberRecord;
 use crate::error::{Error, Kind};
-use crate::http::extract::{ApiJson, ApiQuery, Authed, PathIds};
+use crate::http::extract::{ApiQuery, Authed, PathIds, RawJson};
 use crate::http::native::numbers::{DELETED_MESSAGE, RELEASED_MESSAGE};
 use crate::http::AppState;
 use crate::service::lifecycle::{Released, CARRIER_FAILED_MESSAGE};
 use crate::service::Tenant;
-use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -124,14 +124,14 @@ pub struct PhoneNumberUpdated {
 /// Change a number's nickname.
 #[utoipa::path(put, path = "/api/user/phone-numbers/{id}", tag = "autocalls", operation_id = "autocalls_update_phone_number",
     params(("id" = i64, Path)),
-    request_body(content = Object, description = "`{\"nickname\": \"...\" | null}`: at most 50 characters; `null` or `\"\"` clears it"),
+    request_body = UpdatePhoneNumber,
     responses((status = 200, body = PhoneNumberUpdated), (status = 404, description = "`{\"error\": \"Phone number not found.\"}`"),
         (status = 422, description = "`{\"error\": \"The nickname must be at most 50 characters.\"}`")))]
 async fn update_phone_number(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     ids: Result<PathIds, Error>,
-    body: Result<ApiJson<Value>, Error>,
+    body: Result<RawJson, Error>,
 ) -> Result<Json<PhoneNumberUpdated>, PhoneError> {
     let Authed(tenant) = auth?;
     let id = path_number(&state, tenant, ids).await?;
@@ -169,7 +169,11 @@ async fn release_phone_number(
     let id = path_number(&state, tenant, ids).await?;
     let released = state.core.release(tenant, id).await.map_err(|e| {
         // The release page promises one message for every failure on our side.
-        if matches!(e.kind(), Kind::CarrierFailure | Kind::Internal | Kind::Unavailable) { Error { message: CARRIER_FAILED_MESSAGE.into(), ..e } } else { e }
+        if matches!(e.kind(), Kind::CarrierFailure | Kind::Internal | Kind::Unavailable) {
+            Error { message: CARRIER_FAILED_MESSAGE.into(), ..e }
+        } else {
+            e
+        }
     })?;
     let message = match released {
         Released::Scheduled(_) => RELEASED_MESSAGE,
@@ -205,8 +209,10 @@ async fn assignable_numbers(
     State(state): State<AppState>,
     auth: Result<Authed, Error>,
     query: Result<ApiQuery<AssignableQuery>, Error>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<AssignableNumber>>, LaravelError> {
     let Authed(tenant) = auth?;
+    known_query(raw.as_deref(), &[AssignableQuery::into_params(|| None)])?;
     let inbound_only = match query?.0.assistant_type {
         Some(t) => *one_of("type", &t, &[("inbound", true), ("outbound", false)])?,
         None => false,

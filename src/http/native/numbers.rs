@@ -11,16 +11,14 @@ use super::paging::{page, PageParams};
 use super::views::{NumberList, NumberView, PeriodView};
 use crate::domain::ids::NumberId;
 use crate::domain::money::Money;
-use crate::domain::number::{
-    Capabilities, CapabilityName, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
-};
+use crate::domain::number::{Capabilities, CapabilityName, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::phone::normalise_prefix;
+use crate::domain::record::NumberFilter;
 use crate::error::{Code, Error, Result};
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::lifecycle::Released;
 use crate::service::numbers::NewNumber;
-use crate::domain::record::NumberFilter;
 
 pub const RELEASED_MESSAGE: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 pub const DELETED_MESSAGE: &str = "Phone number deleted successfully.";
@@ -56,15 +54,16 @@ pub struct RegisterNumber {
     pub configurations: Option<NumberConfigurations>,
     /// At most 50 characters.
     #[serde(default)]
+    #[schema(max_length = 50)]
     pub nickname: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateNumber {
-    /// `null` clears it.
+    /// `null` clears it; at most 50 characters.
     #[serde(default, deserialize_with = "crate::http::extract::double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50)]
     pub nickname: Option<Option<String>>,
     pub configurations: Option<NumberConfigurations>,
 }
@@ -86,6 +85,7 @@ pub struct ListNumbersQuery {
     pub number_prefix: Option<String>,
     pub subscription_status: Option<SubscriptionStatus>,
     /// Results per page, 1–99 (default 10).
+    #[param(minimum = 1, maximum = 99)]
     pub limit: Option<i64>,
     /// `nextPageToken` of the previous page.
     pub page_token: Option<String>,

@@ -15,6 +15,7 @@ pub const MAX_LIMIT: i64 = 99;
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Results per page, 1–99 (default 10).
+    #[param(minimum = 1, maximum = 99)]
     pub limit: Option<i64>,
     /// `nextPageToken` of the previous page.
     pub page_token: Option<String>,

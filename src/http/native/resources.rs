@@ -12,11 +12,11 @@ use uuid::Uuid;
 
 use super::paging::{page, PageParams};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId};
+use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
 use crate::error::Result;
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::resources::{AssistantChange, NumberRef};
-use crate::domain::resources::{Assistant, Call, CallFilter, Campaign, Key, Page};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -145,6 +145,8 @@ fn keyset(p: &PageParams) -> Result<(Page, i64)> {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateAssistant {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// Default `inbound`.
     #[serde(default)]
@@ -156,6 +158,8 @@ pub struct CreateAssistant {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateAssistant {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     pub direction: Option<String>,
     /// `null` unassigns the number.
@@ -176,7 +180,11 @@ fn campaign_key(ids: &PathIds) -> Result<Key<CampaignId>> {
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/assistants", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = CreateAssistant,
     responses((status = 201, body = AssistantView), (status = 409, description = "Number serves another inbound assistant")))]
-async fn create_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<CreateAssistant>) -> Result<(StatusCode, Json<AssistantView>)> {
+async fn create_assistant(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiJson(b): ApiJson<CreateAssistant>,
+) -> Result<(StatusCode, Json<AssistantView>)> {
     let number = b.number_id.map(|n| NumberRef::Id(NumberId(n)));
     let a = state.core.create_assistant(tenant, &b.name, b.direction.as_deref().unwrap_or("inbound"), number).await?;
     Ok((StatusCode::CREATED, Json((&a).into())))
@@ -185,7 +193,11 @@ async fn create_assistant(State(state): State<AppState>, Workspace(tenant): Work
 /// List assistants.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/assistants", tag = "resources",
     params(("workspaceId" = Uuid, Path), PageParams), responses((status = 200, body = List<AssistantView>)))]
-async fn list_assistants(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(p): ApiQuery<PageParams>) -> Result<Json<List<AssistantView>>> {
+async fn list_assistants(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<List<AssistantView>>> {
     let (page_, limit) = keyset(&p)?;
     Ok(listed(state.core.list_assistants(tenant, page_).await?, limit, |a| a.seq))
 }
@@ -201,12 +213,14 @@ async fn get_assistant(State(state): State<AppState>, Workspace(tenant): Workspa
 #[utoipa::path(patch, path = "/workspaces/{workspaceId}/assistants/{assistantId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("assistantId" = Uuid, Path)), request_body = UpdateAssistant,
     responses((status = 200, body = AssistantView)))]
-async fn update_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds, ApiJson(b): ApiJson<UpdateAssistant>) -> Result<Json<AssistantView>> {
-    let change = AssistantChange {
-        name: b.name,
-        direction: b.direction,
-        number: b.number_id.map(|n| n.map(|n| NumberRef::Id(NumberId(n)))),
-    };
+async fn update_assistant(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ids: PathIds,
+    ApiJson(b): ApiJson<UpdateAssistant>,
+) -> Result<Json<AssistantView>> {
+    let change =
+        AssistantChange { name: b.name, direction: b.direction, number: b.number_id.map(|n| n.map(|n| NumberRef::Id(NumberId(n)))) };
     Ok(Json((&state.core.update_assistant(tenant, assistant_key(&ids)?, change).await?).into()))
 }
 
@@ -221,6 +235,8 @@ async fn delete_assistant(State(state): State<AppState>, Workspace(tenant): Work
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct CreateCampaign {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// The rotation, in order; distinct numbers of this workspace.
     #[serde(default)]
@@ -230,6 +246,8 @@ pub struct CreateCampaign {
 #[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateCampaign {
+    /// Not blank; at most 255 characters.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     pub status: Option<String>,
     pub number_ids: Option<Vec<Uuid>>,
@@ -242,7 +260,11 @@ fn refs(ids: &[Uuid]) -> Vec<NumberRef> {
 /// Create a campaign with a phone-number rotation.
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/campaigns", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = CreateCampaign, responses((status = 201, body = CampaignView)))]
-async fn create_campaign(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<CreateCampaign>) -> Result<(StatusCode, Json<CampaignView>)> {
+async fn create_campaign(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiJson(b): ApiJson<CreateCampaign>,
+) -> Result<(StatusCode, Json<CampaignView>)> {
     let c = state.core.create_campaign(tenant, &b.name, &refs(&b.number_ids)).await?;
     Ok((StatusCode::CREATED, Json((&c).into())))
 }
@@ -250,7 +272,11 @@ async fn create_campaign(State(state): State<AppState>, Workspace(tenant): Works
 /// List campaigns.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/campaigns", tag = "resources",
     params(("workspaceId" = Uuid, Path), PageParams), responses((status = 200, body = List<CampaignView>)))]
-async fn list_campaigns(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(p): ApiQuery<PageParams>) -> Result<Json<List<CampaignView>>> {
+async fn list_campaigns(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(p): ApiQuery<PageParams>,
+) -> Result<Json<List<CampaignView>>> {
     let (page_, limit) = keyset(&p)?;
     Ok(listed(state.core.list_campaigns(tenant, page_).await?, limit, |c| c.seq))
 }
@@ -266,12 +292,14 @@ async fn get_campaign(State(state): State<AppState>, Workspace(tenant): Workspac
 #[utoipa::path(patch, path = "/workspaces/{workspaceId}/campaigns/{campaignId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("campaignId" = Uuid, Path)), request_body = UpdateCampaign,
     responses((status = 200, body = CampaignView)))]
-async fn update_campaign(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds, ApiJson(b): ApiJson<UpdateCampaign>) -> Result<Json<CampaignView>> {
+async fn update_campaign(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ids: PathIds,
+    ApiJson(b): ApiJson<UpdateCampaign>,
+) -> Result<Json<CampaignView>> {
     let numbers = b.number_ids.as_deref().map(refs);
-    let c = state
-        .core
-        .update_campaign(tenant, campaign_key(&ids)?, b.name.as_deref(), b.status.as_deref(), numbers.as_deref())
-        .await?;
+    let c = state.core.update_campaign(tenant, campaign_key(&ids)?, b.name.as_deref(), b.status.as_deref(), numbers.as_deref()).await?;
     Ok(Json((&c).into()))
 }
 
@@ -308,6 +336,8 @@ pub struct CallQuery {
     pub started_from: Option<DateTime<Utc>>,
     /// Calls started before this time.
     pub started_before: Option<DateTime<Utc>>,
+    /// Results per page, 1–99 (default 10).
+    #[param(minimum = 1, maximum = 99)]
     pub limit: Option<i64>,
     pub page_token: Option<String>,
 }
@@ -315,7 +345,11 @@ pub struct CallQuery {
 /// Record a call.
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/calls", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = RecordCall, responses((status = 201, body = CallView)))]
-async fn record_call(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<RecordCall>) -> Result<(StatusCode, Json<CallView>)> {
+async fn record_call(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiJson(b): ApiJson<RecordCall>,
+) -> Result<(StatusCode, Json<CallView>)> {
     let call = state
         .core
         .record_call(
@@ -337,7 +371,11 @@ async fn record_call(State(state): State<AppState>, Workspace(tenant): Workspace
 /// List calls, newest last, with filters.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/calls", tag = "resources",
     params(("workspaceId" = Uuid, Path), CallQuery), responses((status = 200, body = List<CallView>)))]
-async fn list_calls(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(q): ApiQuery<CallQuery>) -> Result<Json<List<CallView>>> {
+async fn list_calls(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(q): ApiQuery<CallQuery>,
+) -> Result<Json<List<CallView>>> {
     let (page_, limit) = keyset(&PageParams { limit: q.limit, page_token: q.page_token.clone() })?;
     let filter = CallFilter {
         status: q.status,

@@ -9,10 +9,10 @@ use utoipa_axum::routes;
 
 use super::views::{endpoint_subscription, EndpointSubscription};
 use crate::domain::ids::NumberId;
+use crate::domain::record::NumberRecord;
 use crate::error::{Code, Error, Result};
 use crate::http::extract::{PathIds, Workspace};
 use crate::http::AppState;
-use crate::domain::record::NumberRecord;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -6,12 +6,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::domain::money::Money;
-use crate::domain::number::{
-    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
-};
-use crate::service::numbers::NumberWithRelease;
-use crate::jobs::Job;
+use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::record::{BilledPeriod, NumberRecord};
+use crate::jobs::Job;
+use crate::service::numbers::NumberWithRelease;
 
 /// Bird's `NumberSubscriptionStatus`.
 #[derive(Serialize, ToSchema)]
@@ -142,9 +140,7 @@ fn carrier_release(job: &Job) -> CarrierReleaseView {
 impl NumberView {
     pub fn new(n: &NumberRecord, release: Option<&Job>) -> Self {
         let sub = n.subscription.as_ref();
-        let live_period = sub
-            .filter(|s| s.status != SubscriptionStatus::Canceled)
-            .map(|s| s.current_period());
+        let live_period = sub.filter(|s| s.status != SubscriptionStatus::Canceled).map(|s| s.current_period());
         NumberView {
             id: n.id.0,
             autocalls_id: n.seq,

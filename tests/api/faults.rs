@@ -1,0 +1,178 @@
+//! Database faults as an operator meets them: a pool with no free connection, a lock held by
+//! another process, a full disk, clients that hang up mid-write. Each answers a coded 503 with
+//! `Retry-After` (never a 500), `/readyz` says so, and the service recovers by itself.
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, Executor};
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp, Ws};
+
+both_backends!(no_free_connection_is_503_in_both_dialects, dropped_writes_leave_no_transaction_open);
+
+/// Status, `Retry-After` and JSON body of one request as `ws`.
+async fn send(app: &TestApp, ws: &Ws, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Option<String>, Value) {
+    let path = path.replace("./", &format!("/workspaces/{}/", ws.id));
+    let mut req = app.http.request(method, format!("{}{path}", app.base)).bearer_auth(&ws.key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.expect("request");
+    let status = resp.status();
+    let retry = resp.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned());
+    (status, retry, resp.json().await.unwrap_or(Value::Null))
+}
+
+async fn try_register(app: &TestApp, ws: &Ws, number: &str) -> (StatusCode, Option<String>, Value) {
+    send(app, ws, Method::POST, "./numbers", Some(json!({ "number": number }))).await
+}
+
+fn assert_unavailable((status, retry, body): &(StatusCode, Option<String>, Value)) {
+    assert_eq!(*status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["code"], "database_unavailable", "{body}");
+    assert_eq!(retry.as_deref(), Some("2"), "503 says when to retry");
+}
+
+async fn readyz(app: &TestApp) -> StatusCode {
+    app.raw(Method::GET, "/readyz", None, None).await.0
+}
+
+/// `/readyz` is 200 again within a few seconds of the fault going away.
+async fn recovers(app: &TestApp) {
+    for _ in 0..50 {
+        if readyz(app).await == StatusCode::OK {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("/readyz did not recover");
+}
+
+async fn no_free_connection_is_503_in_both_dialects(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| {
+        c.database.max_connections = 1;
+        c.database.acquire_timeout_ms = 1000;
+    })
+    .await;
+    let ws = app.workspace(false).await;
+    let held = app.running.core.db.pool.acquire().await.unwrap();
+
+    let started = std::time::Instant::now();
+    assert_unavailable(&try_register(&app, &ws, "+14155550100").await);
+    assert!(started.elapsed() < Duration::from_secs(5), "gave up after database.acquire_timeout_ms");
+    let (status, retry, body) = send(&app, &ws, Method::GET, "/api/user/phone-numbers/all", None).await;
+    assert_eq!((status, retry.as_deref()), (StatusCode::SERVICE_UNAVAILABLE, Some("2")), "{body}");
+    assert!(body["error"].as_str().is_some_and(|m| !m.is_empty()), "Autocalls' shape: {body}");
+    assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+
+    drop(held);
+    recovers(&app).await;
+    ws.register(json!({ "number": "+14155550100" })).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_lock_held_past_busy_timeout_is_503() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database.busy_timeout_ms = 200).await;
+    let ws = app.workspace(false).await;
+    let mut other_process = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+    other_process.execute("BEGIN IMMEDIATE").await.unwrap();
+
+    assert_unavailable(&try_register(&app, &ws, "+14155550100").await);
+    assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+
+    other_process.execute("ROLLBACK").await.unwrap();
+    ws.register(json!({ "number": "+14155550100" })).await;
+    recovers(&app).await;
+}
+
+/// Sets SQLite's page limit on every pooled connection (it is per connection): `None` caps the
+/// file at its current size, so the next write that needs a page fails with SQLITE_FULL, as on a
+/// full disk; `Some(n)` sets it.
+async fn limit_pages(app: &TestApp, limit: Option<i64>) {
+    let pool = &app.running.core.db.pool;
+    let mut conns = Vec::new();
+    for _ in 0..app.config.database.max_connections {
+        let mut c = pool.acquire().await.unwrap();
+        let n = match limit {
+            Some(n) => n,
+            None => sqlx::query_scalar::<_, i64>("PRAGMA page_count").fetch_one(&mut *c).await.unwrap(),
+        };
+        sqlx::query(&format!("PRAGMA max_page_count = {n}")).execute(&mut *c).await.unwrap();
+        conns.push(c);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_sqlite_storage_is_503_and_recovers_without_restart() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database.max_connections = 2).await;
+    let ws = app.workspace(false).await;
+    limit_pages(&app, None).await;
+
+    let mut failed = None;
+    for i in 0..2000 {
+        let r = try_register(&app, &ws, &format!("+1415555{i:04}")).await;
+        if r.0 != StatusCode::CREATED {
+            failed = Some(r);
+            break;
+        }
+    }
+    assert_unavailable(&failed.expect("the capped file filled up"));
+    assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE, "readiness is honest while writes fail");
+
+    limit_pages(&app, Some(1_073_741_823)).await;
+    for i in 0..10 {
+        ws.register(json!({ "number": format!("+1628555{i:04}") })).await;
+    }
+    recovers(&app).await;
+}
+
+/// Clients that hang up while their write waits for the lock, and at every later point of it, as
+/// the lock is released under them: afterwards every pooled connection writes, and another
+/// process can still take the write lock.
+async fn dropped_writes_leave_no_transaction_open(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| c.database.max_connections = 4).await;
+    let ws = app.workspace(false).await;
+    let n = ws.register(json!({ "number": "+14155550100" })).await;
+    let path = format!("{}/workspaces/{}/numbers/{}", app.base, ws.id, n["id"].as_str().unwrap());
+    let lock = match b {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN; LOCK TABLE numbers IN EXCLUSIVE MODE",
+    };
+    let mut other_process = sqlx::AnyConnection::connect(&app.db.url).await.unwrap();
+
+    for round in 0..6u64 {
+        other_process.execute(lock).await.unwrap();
+        let mut clients = Vec::new();
+        for i in 0..40u64 {
+            let req = app
+                .http
+                .patch(&path)
+                .bearer_auth(&ws.key)
+                .json(&json!({ "nickname": format!("r{round} c{i}") }))
+                .timeout(Duration::from_millis(5 + i * 2 + round));
+            clients.push(tokio::spawn(req.send()));
+        }
+        // Release while some clients still wait and others are about to hang up.
+        tokio::time::sleep(Duration::from_millis(45)).await;
+        other_process.execute("ROLLBACK").await.unwrap();
+        for c in clients {
+            let _ = c.await.unwrap();
+        }
+    }
+
+    // More writes than connections, so every pooled connection is used.
+    for i in 0..12 {
+        let (status, body) =
+            ws.patch(&format!("./numbers/{}", n["id"].as_str().unwrap()), json!({ "nickname": format!("after {i}") })).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let outside = match b {
+        Backend::Sqlite => "PRAGMA busy_timeout = 2000; BEGIN IMMEDIATE",
+        Backend::Postgres => "SET lock_timeout = '2s'; BEGIN; LOCK TABLE numbers IN EXCLUSIVE MODE",
+    };
+    other_process.execute(outside).await.expect("no pooled connection still holds the write lock");
+    other_process.execute("ROLLBACK").await.unwrap();
+}
