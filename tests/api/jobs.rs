@@ -22,6 +22,7 @@ both_backends!(
     a_hanging_carrier_call_does_not_delay_a_period_end,
     test_clock_advance_settles_everything_while_the_worker_runs,
     carrier_jobs_queued_before_migration_0004_are_delivered,
+    shutdown_finishes_the_job_in_hand_and_starts_no_other,
 );
 
 fn with_worker(c: &mut numberd::config::Config) {
@@ -32,7 +33,7 @@ fn with_worker(c: &mut numberd::config::Config) {
 async fn a_hanging_carrier_call_does_not_delay_a_period_end(b: Backend) {
     let app = TestApp::spawn_with(b, |c| {
         with_worker(c);
-        c.carrier.timeout_ms = 3_000;
+        c.carrier.timeout_ms = 6_000;
     })
     .await;
     let ws = app.workspace(false).await;
@@ -45,7 +46,7 @@ async fn a_hanging_carrier_call_does_not_delay_a_period_end(b: Backend) {
     // A month on: the release's carrier call starts and hangs for its whole timeout.
     app.clock.shift(chrono::Duration::days(32));
     let core = &app.running.core;
-    let deadline = Instant::now() + Duration::from_secs(2);
+    let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let claimed = jobs::list(&core.db, Some(JobStatus::Pending)).await.unwrap().iter().any(|j| j.attempts == 1);
         if claimed {
@@ -60,7 +61,7 @@ async fn a_hanging_carrier_call_does_not_delay_a_period_end(b: Backend) {
     app.clock.shift(chrono::Duration::days(32));
     let started = Instant::now();
     while !numbers::due_live(&core.db, core.clock.now(), 10).await.unwrap().is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(1), "a period end waited for the carrier");
+        assert!(started.elapsed() < Duration::from_secs(2), "a period end waited for the carrier");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert!(app.carrier.calls().is_empty(), "settled while the carrier call was still in flight");
@@ -94,6 +95,37 @@ async fn test_clock_advance_settles_everything_while_the_worker_runs(b: Backend)
     let core = &app.running.core;
     let due = numbers::due_in_workspace(&core.db, ws_id, to, 10).await.unwrap();
     assert!(due.is_empty(), "{} numbers still due after the advance returned", due.len());
+}
+
+async fn shutdown_finishes_the_job_in_hand_and_starts_no_other(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| {
+        with_worker(c);
+        c.carrier.timeout_ms = 5_000;
+    })
+    .await;
+    let ws = app.workspace(false).await;
+    let mut numbers = Vec::new();
+    for e164 in ["+14155550100", "+14155550101"] {
+        let n = ws.register(json!({ "number": e164, "kind": "dedicated" })).await;
+        ws.delete(&format!("./numbers/{}", n["id"].as_str().unwrap())).await;
+        numbers.push(n);
+    }
+    // The first carrier call takes a while; the stop arrives in the middle of it.
+    app.carrier.script(Op::ReleaseNumber, [Answer::Delay(Duration::from_millis(800))]);
+    app.clock.shift(chrono::Duration::days(32));
+    let core = app.running.core.clone();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while !jobs::list(&core.db, Some(JobStatus::Pending)).await.unwrap().iter().any(|j| j.attempts == 1) {
+        assert!(Instant::now() < deadline, "no carrier release started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let TestApp { running, carrier, db: _db, .. } = app;
+    running.shutdown().await;
+    // The job in hand was finished and recorded; the other was left queued, never started.
+    let all = jobs::list(&core.db, None).await.unwrap();
+    let statuses: Vec<_> = all.iter().map(|j| (j.status, j.attempts)).collect();
+    assert_eq!(statuses, vec![(JobStatus::Done, 1), (JobStatus::Pending, 0)], "{all:?}");
+    assert_eq!(carrier.calls().len(), 1);
 }
 
 /// A database migrated only as far as 0001, the schema before the job runner.
