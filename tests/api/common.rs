@@ -126,6 +126,12 @@ impl TestApp {
         Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 
+    /// numberd started on a database a test prepared (e.g. left at an older migration).
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        let config = test_config(&db.url);
+        Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
+    }
+
     /// Another node on the same database (and the same scripted carrier).
     pub async fn another_node(&self) -> TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
@@ -153,7 +159,12 @@ impl TestApp {
         let (ws, key) = workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now())
             .await
             .expect("create workspace");
-        Ws { id: ws.id.to_string(), key: key.secret, app: self.base.clone(), http: self.http.clone() }
+        self.as_workspace(ws.id.to_string(), key.secret)
+    }
+
+    /// Calls the API as an existing workspace with one of its keys.
+    pub fn as_workspace(&self, id: String, key: String) -> Ws {
+        Ws { id, key, app: self.base.clone(), http: self.http.clone() }
     }
 
     pub async fn raw(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&str>) -> (StatusCode, String) {

@@ -5,6 +5,7 @@ mod common;
 mod auth;
 mod autocalls;
 mod edge;
+mod ids;
 mod inventory;
 mod lifecycle;
 mod openapi;
