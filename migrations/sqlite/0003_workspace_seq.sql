@@ -1,16 +1,16 @@
--- no-transaction
 -- Integer ids (`seq`: the Autocalls `id`, the native `autocallsId`, the keyset page token) count
 -- per workspace instead of across the deployment, so one tenant's ids reveal nothing of another's
 -- activity. Existing rows keep their values; each workspace's counters start after its largest.
 -- The counters hold the last id handed out; inserts bump them in their own transaction.
 --
 -- A rowid (INTEGER PRIMARY KEY) cannot repeat across workspaces, so the four tables are rebuilt
--- with the primary key (workspace_id, seq), same columns in the same order, by SQLite's documented
--- procedure: foreign keys off outside the transaction (dropping a table that billing_periods,
--- campaign_numbers, ... reference would otherwise fail), copy, drop, rename, recreate indexes.
--- The (workspace_id, seq) indexes of assistants, campaigns and calls are now the primary key.
-PRAGMA foreign_keys = OFF;
-BEGIN IMMEDIATE;
+-- with the primary key (workspace_id, seq), same columns in the same order. sqlx runs this in a
+-- transaction, where foreign keys cannot be switched off, so each table is copied aside, dropped
+-- and recreated under its own name: with the checks deferred, the rows dropped from a table that
+-- billing_periods, campaign_numbers, ... reference count as violations until the same rows are
+-- inserted back, and the commit sees none. The (workspace_id, seq) indexes of assistants,
+-- campaigns and calls are now the primary key.
+PRAGMA defer_foreign_keys = ON;
 
 ALTER TABLE workspaces ADD COLUMN number_seq BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE workspaces ADD COLUMN assistant_seq BIGINT NOT NULL DEFAULT 0;
@@ -22,7 +22,9 @@ UPDATE workspaces SET
     campaign_seq = COALESCE((SELECT MAX(seq) FROM campaigns WHERE workspace_id = workspaces.id), 0),
     call_seq = COALESCE((SELECT MAX(seq) FROM calls WHERE workspace_id = workspaces.id), 0);
 
-CREATE TABLE numbers_0003 (
+CREATE TABLE numbers_0002 AS SELECT * FROM numbers;
+DROP TABLE numbers;
+CREATE TABLE numbers (
     seq             INTEGER NOT NULL,
     id              TEXT NOT NULL UNIQUE,
     workspace_id    TEXT NOT NULL REFERENCES workspaces(id),
@@ -53,9 +55,8 @@ CREATE TABLE numbers_0003 (
     updated_at      BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, seq)
 );
-INSERT INTO numbers_0003 SELECT * FROM numbers;
-DROP TABLE numbers;
-ALTER TABLE numbers_0003 RENAME TO numbers;
+INSERT INTO numbers SELECT * FROM numbers_0002;
+DROP TABLE numbers_0002;
 CREATE UNIQUE INDEX numbers_live_e164 ON numbers (workspace_id, e164) WHERE status = 'active';
 CREATE INDEX numbers_workspace_seq ON numbers (workspace_id, seq) WHERE deleted_at IS NULL;
 CREATE INDEX numbers_workspace_status_seq ON numbers (workspace_id, status, seq) WHERE deleted_at IS NULL;
@@ -63,7 +64,9 @@ CREATE INDEX numbers_workspace_prefix ON numbers (workspace_id, e164) WHERE dele
 CREATE INDEX numbers_due ON numbers (period_end) WHERE sub_status IN ('active', 'canceling');
 CREATE INDEX numbers_workspace_due ON numbers (workspace_id, period_end) WHERE sub_status IN ('active', 'canceling');
 
-CREATE TABLE assistants_0003 (
+CREATE TABLE assistants_0002 AS SELECT * FROM assistants;
+DROP TABLE assistants;
+CREATE TABLE assistants (
     seq           INTEGER NOT NULL,
     id            TEXT NOT NULL UNIQUE,
     workspace_id  TEXT NOT NULL REFERENCES workspaces(id),
@@ -74,13 +77,14 @@ CREATE TABLE assistants_0003 (
     updated_at    BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, seq)
 );
-INSERT INTO assistants_0003 SELECT * FROM assistants;
-DROP TABLE assistants;
-ALTER TABLE assistants_0003 RENAME TO assistants;
+INSERT INTO assistants SELECT * FROM assistants_0002;
+DROP TABLE assistants_0002;
 CREATE UNIQUE INDEX assistants_inbound_number ON assistants (number_id) WHERE direction = 'inbound' AND number_id IS NOT NULL;
 CREATE INDEX assistants_number ON assistants (number_id);
 
-CREATE TABLE campaigns_0003 (
+CREATE TABLE campaigns_0002 AS SELECT * FROM campaigns;
+DROP TABLE campaigns;
+CREATE TABLE campaigns (
     seq           INTEGER NOT NULL,
     id            TEXT NOT NULL UNIQUE,
     workspace_id  TEXT NOT NULL REFERENCES workspaces(id),
@@ -91,11 +95,12 @@ CREATE TABLE campaigns_0003 (
     updated_at    BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, seq)
 );
-INSERT INTO campaigns_0003 SELECT * FROM campaigns;
-DROP TABLE campaigns;
-ALTER TABLE campaigns_0003 RENAME TO campaigns;
+INSERT INTO campaigns SELECT * FROM campaigns_0002;
+DROP TABLE campaigns_0002;
 
-CREATE TABLE calls_0003 (
+CREATE TABLE calls_0002 AS SELECT * FROM calls;
+DROP TABLE calls;
+CREATE TABLE calls (
     seq           INTEGER NOT NULL,
     id            TEXT NOT NULL UNIQUE,
     workspace_id  TEXT NOT NULL REFERENCES workspaces(id),
@@ -112,9 +117,5 @@ CREATE TABLE calls_0003 (
     created_at    BIGINT NOT NULL,
     PRIMARY KEY (workspace_id, seq)
 );
-INSERT INTO calls_0003 SELECT * FROM calls;
-DROP TABLE calls;
-ALTER TABLE calls_0003 RENAME TO calls;
-
-COMMIT;
-PRAGMA foreign_keys = ON;
+INSERT INTO calls SELECT * FROM calls_0002;
+DROP TABLE calls_0002;
