@@ -18,19 +18,14 @@ use numberd::carrier::local::LocalCarrier;
 use numberd::config::Config;
 use numberd::domain::clock::SystemClock;
 use numberd::domain::ids::{NumberId, SubscriptionId};
-use numberd::domain::number::{
-    Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
-};
+use numberd::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use numberd::domain::period::period;
 use numberd::service::Tenant;
 use numberd::store::numbers::{self, NumberFilter, NumberRecord, SubscriptionRecord};
 use numberd::store::workspaces;
 
 fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
 fn record(ws: numberd::domain::ids::WorkspaceId, i: usize, kind: NumberKind) -> NumberRecord {
@@ -78,21 +73,14 @@ struct Bench {
 async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     let Bench { name, config } = bench;
     let db = app::connect(&config).await.expect("database");
-    let core = app::core(
-        &config,
-        db.clone(),
-        Arc::new(SystemClock),
-        Arc::new(LocalCarrier),
-    );
+    let core = app::core(&config, db.clone(), Arc::new(SystemClock), Arc::new(LocalCarrier));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = app::start(&config, core.clone(), listener).await.unwrap();
     let base = format!("http://{}", running.addr);
     let http = reqwest::Client::new();
 
     // 1. Registration: API vs the same writes to the store.
-    let (api_ws, key) = workspaces::create_workspace(&db, "bench-api", false, Utc::now())
-        .await
-        .unwrap();
+    let (api_ws, key) = workspaces::create_workspace(&db, "bench-api", false, Utc::now()).await.unwrap();
     let started = Instant::now();
     for i in 0..register {
         let r = http
@@ -105,17 +93,13 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
     }
     let api = started.elapsed();
-    let (raw_ws, _) = workspaces::create_workspace(&db, "bench-raw", false, Utc::now())
-        .await
-        .unwrap();
+    let (raw_ws, _) = workspaces::create_workspace(&db, "bench-raw", false, Utc::now()).await.unwrap();
     let started = Instant::now();
     for i in 0..register {
         let rec = record(raw_ws.id, i, NumberKind::Dedicated);
         let mut tx = db.begin_write().await.unwrap();
         let rec = numbers::insert(&mut tx, &rec).await.unwrap();
-        numbers::insert_period(&mut tx, &rec, period(rec.created_at, 0), rec.created_at)
-            .await
-            .unwrap();
+        numbers::insert_period(&mut tx, &rec, period(rec.created_at, 0), rec.created_at).await.unwrap();
         tx.commit().await.unwrap();
     }
     let raw = started.elapsed();
@@ -128,23 +112,14 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     );
 
     // 2. Listing in a large workspace: seed through the store in big transactions.
-    let (big, key) = workspaces::create_workspace(&db, "bench-big", false, Utc::now())
-        .await
-        .unwrap();
+    let (big, key) = workspaces::create_workspace(&db, "bench-big", false, Utc::now()).await.unwrap();
     let seed_started = Instant::now();
     let mut last_seq = 0;
     for chunk in (0..rows).collect::<Vec<_>>().chunks(5_000) {
         let mut tx = db.begin_write().await.unwrap();
         for &i in chunk {
-            let kind = if i % 10 == 0 {
-                NumberKind::Sip
-            } else {
-                NumberKind::Dedicated
-            };
-            last_seq = numbers::insert(&mut tx, &record(big.id, i, kind))
-                .await
-                .unwrap()
-                .seq;
+            let kind = if i % 10 == 0 { NumberKind::Sip } else { NumberKind::Dedicated };
+            last_seq = numbers::insert(&mut tx, &record(big.id, i, kind)).await.unwrap().seq;
         }
         tx.commit().await.unwrap();
     }
@@ -173,24 +148,17 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     let mut deep = Vec::new();
     let mut filtered = Vec::new();
     let mut store = Vec::new();
-    let tenant = Tenant {
-        id: big.id,
-        test_mode: false,
-    };
+    let tenant = Tenant { id: big.id, test_mode: false };
     for _ in 0..samples {
         first.push(list("limit=99".into()).await);
         deep.push(list(format!("limit=99&pageToken={deep_token}")).await);
         filtered.push(list(format!("limit=99&kind=sip&pageToken={deep_token}")).await);
         let started = Instant::now();
-        let rows = core
-            .list_numbers(tenant, &NumberFilter::default(), Some(last_seq - 150), 100)
-            .await
-            .unwrap();
+        let rows = core.list_numbers(tenant, &NumberFilter::default(), Some(last_seq - 150), 100).await.unwrap();
         assert!(!rows.is_empty());
         store.push(started.elapsed());
     }
-    let (first, deep, filtered, store) =
-        (median(first), median(deep), median(filtered), median(store));
+    let (first, deep, filtered, store) = (median(first), median(deep), median(filtered), median(store));
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
         "{name:<10} list in {rows} numbers (seeded in {:.1} s): first page {:.2} ms, deep page {:.2} ms \
@@ -207,10 +175,7 @@ async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
 }
 
 fn config(database_url: String) -> Config {
-    let mut c = Config {
-        database_url,
-        ..Config::default()
-    };
+    let mut c = Config { database_url, ..Config::default() };
     c.worker.enabled = false;
     c
 }
@@ -219,53 +184,22 @@ fn config(database_url: String) -> Config {
 async fn main() {
     let benching = std::env::args().any(|a| a == "--bench");
     let (register, rows, samples) = if benching {
-        (
-            env_usize("BENCH_REGISTER", 2_000),
-            env_usize("BENCH_ROWS", 200_000),
-            21,
-        )
+        (env_usize("BENCH_REGISTER", 2_000), env_usize("BENCH_ROWS", 200_000), 21)
     } else {
         (20, 300, 3)
     };
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    run(
-        Bench {
-            name: "sqlite",
-            config: config(sqlite),
-        },
-        register,
-        rows,
-        samples,
-    )
-    .await;
+    run(Bench { name: "sqlite", config: config(sqlite) }, register, rows, samples).await;
 
     // A fresh schema on the test server (TEST_POSTGRES_URL, as the test suite uses).
-    let base = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let base = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     use sqlx::Connection;
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base}: {e}"));
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     let pg = format!("{base}{sep}options=-c%20search_path%3D{schema}");
-    run(
-        Bench {
-            name: "postgres",
-            config: config(pg),
-        },
-        register,
-        rows,
-        samples,
-    )
-    .await;
-    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    run(Bench { name: "postgres", config: config(pg) }, register, rows, samples).await;
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE")).execute(&mut conn).await.unwrap();
 }

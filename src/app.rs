@@ -44,19 +44,8 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
     }
 }
 
-pub fn core(
-    config: &Config,
-    db: Db,
-    clock: Arc<dyn Clock>,
-    carrier: Arc<dyn Carrier>,
-) -> Arc<Core> {
-    Arc::new(Core {
-        db,
-        clock,
-        carrier,
-        carrier_timeout: config.carrier_timeout(),
-        outbox: config.outbox.clone(),
-    })
+pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
+    Arc::new(Core { db, clock, carrier, carrier_timeout: config.carrier_timeout(), outbox: config.outbox.clone() })
 }
 
 /// A running numberd: HTTP on `addr` plus, if enabled, the worker. Dropping `stop` ends both.
@@ -81,68 +70,34 @@ impl Running {
         })
         .await;
         if drained.is_err() {
-            tracing::warn!(
-                grace_ms = self.grace.as_millis() as u64,
-                "grace period over; cutting remaining connections"
-            );
+            tracing::warn!(grace_ms = self.grace.as_millis() as u64, "grace period over; cutting remaining connections");
             aborts.iter().for_each(|a| a.abort());
         }
     }
 }
 
 /// Starts serving on an already-bound listener (port 0 in tests).
-pub async fn start(
-    config: &Config,
-    core: Arc<Core>,
-    listener: TcpListener,
-) -> anyhow::Result<Running> {
+pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
     let (stop, rx) = tokio::sync::watch::channel(false);
-    let origin = config
-        .public_origin()
-        .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+    let origin = config.public_origin().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
     let router = http::router(AppState { core: core.clone() }, config.max_body_bytes)
-        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(
-            config.http.body_timeout_ms,
-        )))
+        .layer(RequestBodyTimeoutLayer::new(Duration::from_millis(config.http.body_timeout_ms)))
         .layer(axum::Extension(origin));
-    let server = tokio::spawn(serve_http(
-        listener,
-        router,
-        Duration::from_millis(config.http.header_timeout_ms),
-        Shutdown(rx.clone()),
-    ));
+    let server = tokio::spawn(serve_http(listener, router, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone())));
     let mut tasks = vec![server];
     if config.worker.enabled {
-        tasks.push(tokio::spawn(worker(
-            core.clone(),
-            Duration::from_millis(config.worker.interval_ms),
-            config.worker.batch,
-            Shutdown(rx),
-        )));
+        tasks.push(tokio::spawn(worker(core.clone(), Duration::from_millis(config.worker.interval_ms), config.worker.batch, Shutdown(rx))));
     }
-    Ok(Running {
-        addr,
-        core,
-        stop,
-        grace: Duration::from_millis(config.http.shutdown_grace_ms),
-        tasks,
-    })
+    Ok(Running { addr, core, stop, grace: Duration::from_millis(config.http.shutdown_grace_ms), tasks })
 }
 
 /// The accept loop. Each connection gets a header read timeout (which also ends idle
 /// keep-alives); on `shutdown` the listener closes and every connection finishes its current
 /// request, then closes. Dropping this future (grace over) drops every connection with it.
-async fn serve_http(
-    listener: TcpListener,
-    router: axum::Router,
-    header_timeout: Duration,
-    shutdown: Shutdown,
-) {
+async fn serve_http(listener: TcpListener, router: axum::Router, header_timeout: Duration, shutdown: Shutdown) {
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
+    builder.timer(TokioTimer::new()).header_read_timeout(header_timeout);
     let mut conns = tokio::task::JoinSet::new();
     let stop = shutdown.clone().wait();
     tokio::pin!(stop);
@@ -159,18 +114,13 @@ async fn serve_http(
                 }
             },
         };
-        let Ok(local) = stream.local_addr() else {
-            continue;
-        };
+        let Ok(local) = stream.local_addr() else { continue };
         let addrs = ConnAddrs { peer, local };
-        let service = router.clone().map_request(
-            move |mut req: axum::http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(addrs);
-                req
-            },
-        );
-        let conn =
-            builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let service = router.clone().map_request(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(addrs);
+            req
+        });
+        let conn = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let stop = shutdown.clone().wait();
         conns.spawn(async move {
             tokio::pin!(conn);
@@ -224,9 +174,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         "numberd starting"
     );
     let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config));
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;
     tracing::info!(addr = %running.addr, "listening");
     stop_requested().await?;

@@ -119,50 +119,31 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig {
-            max_connections: 10,
-            busy_timeout_ms: 10_000,
-        }
+        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000 }
     }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            header_timeout_ms: 10_000,
-            body_timeout_ms: 10_000,
-            shutdown_grace_ms: 10_000,
-        }
+        HttpConfig { header_timeout_ms: 10_000, body_timeout_ms: 10_000, shutdown_grace_ms: 10_000 }
     }
 }
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig {
-            enabled: true,
-            interval_ms: 1_000,
-            batch: 100,
-        }
+        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 100 }
     }
 }
 
 impl Default for CarrierConfig {
     fn default() -> Self {
-        CarrierConfig {
-            kind: CarrierKind::Local,
-            timeout_ms: 10_000,
-        }
+        CarrierConfig { kind: CarrierKind::Local, timeout_ms: 10_000 }
     }
 }
 
 impl Default for OutboxConfig {
     fn default() -> Self {
-        OutboxConfig {
-            max_attempts: 12,
-            backoff_base_ms: 1_000,
-            backoff_max_ms: 3_600_000,
-            lease_ms: 60_000,
-        }
+        OutboxConfig { max_attempts: 12, backoff_base_ms: 1_000, backoff_max_ms: 3_600_000, lease_ms: 60_000 }
     }
 }
 
@@ -173,19 +154,13 @@ impl Config {
         let from_env = std::env::var_os("NUMBERD_CONFIG").map(std::path::PathBuf::from);
         if let Some(path) = file.map(Path::to_path_buf).or(from_env) {
             if !path.is_file() {
-                return Err(format!(
-                    "configuration file {} does not exist",
-                    path.display()
-                ));
+                return Err(format!("configuration file {} does not exist", path.display()));
             }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("NUMBERD_").ignore(&["config"]).split("__"));
         let config: Config = figment.extract().map_err(|e| {
-            e.into_iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>()
-                .join("; ")
+            e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
         })?;
         config.validate()?;
         Ok(config)
@@ -196,43 +171,16 @@ impl Config {
             .map_err(|e| format!("database_url ({}): {e}", redact_url(&self.database_url)))?;
         self.public_origin()?;
         let checks = [
-            (
-                self.database.max_connections == 0,
-                "database.max_connections must be at least 1",
-            ),
-            (
-                self.worker.interval_ms == 0,
-                "worker.interval_ms must be at least 1",
-            ),
+            (self.database.max_connections == 0, "database.max_connections must be at least 1"),
+            (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
             (self.worker.batch < 1, "worker.batch must be at least 1"),
-            (
-                self.carrier.timeout_ms == 0,
-                "carrier.timeout_ms must be at least 1",
-            ),
-            (
-                self.outbox.max_attempts < 1,
-                "outbox.max_attempts must be at least 1",
-            ),
-            (
-                self.outbox.backoff_base_ms == 0,
-                "outbox.backoff_base_ms must be at least 1",
-            ),
-            (
-                self.outbox.backoff_max_ms < self.outbox.backoff_base_ms,
-                "outbox.backoff_max_ms must be at least backoff_base_ms",
-            ),
-            (
-                self.http.header_timeout_ms == 0,
-                "http.header_timeout_ms must be at least 1",
-            ),
-            (
-                self.http.body_timeout_ms == 0,
-                "http.body_timeout_ms must be at least 1",
-            ),
-            (
-                self.max_body_bytes < 1024,
-                "max_body_bytes must be at least 1024",
-            ),
+            (self.carrier.timeout_ms == 0, "carrier.timeout_ms must be at least 1"),
+            (self.outbox.max_attempts < 1, "outbox.max_attempts must be at least 1"),
+            (self.outbox.backoff_base_ms == 0, "outbox.backoff_base_ms must be at least 1"),
+            (self.outbox.backoff_max_ms < self.outbox.backoff_base_ms, "outbox.backoff_max_ms must be at least backoff_base_ms"),
+            (self.http.header_timeout_ms == 0, "http.header_timeout_ms must be at least 1"),
+            (self.http.body_timeout_ms == 0, "http.body_timeout_ms must be at least 1"),
+            (self.max_body_bytes < 1024, "max_body_bytes must be at least 1024"),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, msg)) => Err((*msg).into()),

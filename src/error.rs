@@ -17,17 +17,8 @@ pub struct Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    pub fn new(
-        status: StatusCode,
-        code: &'static str,
-        message: impl Into<Cow<'static, str>>,
-    ) -> Self {
-        Error {
-            status,
-            code,
-            message: message.into(),
-            details: None,
-        }
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<Cow<'static, str>>) -> Self {
+        Error { status, code, message: message.into(), details: None }
     }
 
     pub fn with_details(mut self, details: Value) -> Self {
@@ -54,22 +45,14 @@ impl Error {
     /// A request field that failed validation: 422, naming the field.
     pub fn invalid_field(field: &str, message: impl Into<Cow<'static, str>>) -> Self {
         let message = message.into();
-        Self::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_field",
-            format!("`{field}` {message}"),
-        )
-        .with_details(serde_json::json!({ "field": field, "reason": message }))
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("`{field}` {message}"))
+            .with_details(serde_json::json!({ "field": field, "reason": message }))
     }
 
     /// An unexpected failure: logged here with its context, answered with an opaque 500.
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         tracing::error!(error = %err, "{context}");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "An internal error occurred.",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "An internal error occurred.")
     }
 
     pub fn number_not_found() -> Self {
@@ -91,13 +74,7 @@ impl From<anyhow::Error> for Error {
 
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
     }
 }
 

@@ -86,9 +86,7 @@ fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NUMBERD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     // Logs go to stderr so commands that print JSON keep stdout clean.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -130,12 +128,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve | Command::Openapi => unreachable!("handled above"),
         Command::Migrate => eprintln!("migrations applied"),
         Command::Sweep => {
-            let core = app::core(
-                &config,
-                db,
-                Arc::new(SystemClock),
-                app::carrier_for(&config),
-            );
+            let core = app::core(&config, db, Arc::new(SystemClock), app::carrier_for(&config));
             let (settled, delivered) = app::sweep_once(&core, config.worker.batch).await?;
             println!("{}", json!({ "settled": settled, "delivered": delivered }));
         }
@@ -145,36 +138,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 return Ok(fail("workspace name must be 1 to 255 characters"));
             }
             let (ws, key) = workspaces::create_workspace(&db, name, test_mode, now).await?;
-            println!(
-                "{}",
-                json!({ "workspaceId": ws.id, "accessKey": key.secret })
-            );
+            println!("{}", json!({ "workspaceId": ws.id, "accessKey": key.secret }));
         }
         Command::Key(KeyCommand::Create { workspace }) => {
-            let Ok(ws) = workspace.parse::<WorkspaceId>() else {
-                return Ok(fail("--workspace is not a workspace id"));
-            };
+            let Ok(ws) = workspace.parse::<WorkspaceId>() else { return Ok(fail("--workspace is not a workspace id")) };
             match workspaces::create_key(&db, ws, now).await? {
-                Some(key) => println!(
-                    "{}",
-                    json!({ "keyId": key.id, "workspaceId": ws, "accessKey": key.secret })
-                ),
+                Some(key) => println!("{}", json!({ "keyId": key.id, "workspaceId": ws, "accessKey": key.secret })),
                 None => return Ok(fail(format!("workspace {ws} does not exist"))),
             }
         }
         Command::Key(KeyCommand::Revoke { key_id }) => {
-            let Ok(id) = key_id.parse::<AccessKeyId>() else {
-                return Ok(fail("not a key id"));
-            };
+            let Ok(id) = key_id.parse::<AccessKeyId>() else { return Ok(fail("not a key id")) };
             if !workspaces::revoke_key(&db, id, now).await? {
                 return Ok(fail(format!("key {id} does not exist")));
             }
             println!("{}", json!({ "keyId": id, "revoked": true }));
         }
         Command::Key(KeyCommand::List { workspace }) => {
-            let Ok(ws) = workspace.parse::<WorkspaceId>() else {
-                return Ok(fail("--workspace is not a workspace id"));
-            };
+            let Ok(ws) = workspace.parse::<WorkspaceId>() else { return Ok(fail("--workspace is not a workspace id")) };
             for k in workspaces::list_keys(&db, ws).await? {
                 println!(
                     "{}",

@@ -10,10 +10,7 @@ use serde_json::{json, Value};
 
 fn numberd(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_numberd"));
-    cmd.current_dir(dir)
-        .args(args)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd.current_dir(dir).args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -21,26 +18,14 @@ fn numberd(dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Output {
 }
 
 fn ok_json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "failed: {}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout.clone()).unwrap();
-    assert_eq!(
-        stdout.lines().count(),
-        1,
-        "exactly one line of JSON: {stdout}"
-    );
+    assert_eq!(stdout.lines().count(), 1, "exactly one line of JSON: {stdout}");
     serde_json::from_str(&stdout).expect("stdout is JSON")
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 struct Server(Child);
@@ -75,24 +60,15 @@ async fn walkthrough_with_zero_configuration() {
 #[tokio::test]
 async fn walkthrough_on_postgres() {
     use sqlx::Connection;
-    let base = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let mut conn = sqlx::PgConnection::connect(&base)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable: {e}"));
+    let base = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let mut conn = sqlx::PgConnection::connect(&base).await.unwrap_or_else(|e| panic!("PostgreSQL at {base} is unreachable: {e}"));
     let schema = format!("cli_{}", uuid::Uuid::new_v4().simple());
-    sqlx::query(&format!("CREATE SCHEMA {schema}"))
-        .execute(&mut conn)
-        .await
-        .unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.unwrap();
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
     let dir = tempfile::tempdir().unwrap();
     walkthrough(dir.path(), &[("NUMBERD_DATABASE_URL", &url)]).await;
-    assert!(
-        !dir.path().join("numberd.db").exists(),
-        "nothing went to SQLite"
-    );
+    assert!(!dir.path().join("numberd.db").exists(), "nothing went to SQLite");
 }
 
 /// The README's walkthrough, driven through the binary: workspace, serve, register, list, keys.
@@ -144,30 +120,16 @@ async fn walkthrough(dir: &Path, env: &[(&str, &str)]) {
     let get = |k: String| {
         let http = http.clone();
         let url = format!("{base}/workspaces/{ws}/numbers");
-        async move {
-            http.get(url)
-                .header("authorization", format!("Bearer {k}"))
-                .send()
-                .await
-                .unwrap()
-                .status()
-        }
+        async move { http.get(url).header("authorization", format!("Bearer {k}")).send().await.unwrap().status() }
     };
     assert_eq!(get(second.to_owned()).await, 200);
-    ok_json(&numberd(
-        dir,
-        env,
-        &["key", "revoke", more["keyId"].as_str().unwrap()],
-    ));
+    ok_json(&numberd(dir, env, &["key", "revoke", more["keyId"].as_str().unwrap()]));
     assert_eq!(get(second.to_owned()).await, 401);
     assert_eq!(get(key.to_owned()).await, 200);
     let listed = numberd(dir, env, &["key", "list", "--workspace", ws]);
     let listed = String::from_utf8(listed.stdout).unwrap();
     assert_eq!(listed.lines().count(), 2);
-    assert!(
-        !listed.contains(key) && !listed.contains(second),
-        "secrets are shown once only"
-    );
+    assert!(!listed.contains(key) && !listed.contains(second), "secrets are shown once only");
 }
 
 #[test]
@@ -175,35 +137,19 @@ fn configuration_errors_are_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&[(&str, &str)], &str); 6] = [
         (&[("NUMBERD_LISTN", "127.0.0.1:1")], "listn"),
-        (
-            &[("NUMBERD_PUBLIC_URL", "ftp://numbers.example.com")],
-            "public_url",
-        ),
+        (&[("NUMBERD_PUBLIC_URL", "ftp://numbers.example.com")], "public_url"),
         (&[("NUMBERD_LISTEN", "everywhere")], "listen"),
-        (
-            &[("NUMBERD_DATABASE_URL", "mysql://localhost/x")],
-            "database_url",
-        ),
+        (&[("NUMBERD_DATABASE_URL", "mysql://localhost/x")], "database_url"),
         (&[("NUMBERD_WORKER__INTERVAL_MS", "soon")], "interval_ms"),
-        (
-            &[("NUMBERD_CONFIG", "/nonexistent/numberd.toml")],
-            "does not exist",
-        ),
+        (&[("NUMBERD_CONFIG", "/nonexistent/numberd.toml")], "does not exist"),
     ];
     for (env, mention) in cases {
         let out = numberd(dir.path(), env, &["migrate"]);
         assert!(!out.status.success(), "{env:?} should fail");
         let stderr = String::from_utf8_lossy(&out.stderr).to_lowercase();
-        assert!(
-            stderr.contains("invalid configuration") && stderr.contains(mention),
-            "{env:?}: {stderr}"
-        );
+        assert!(stderr.contains("invalid configuration") && stderr.contains(mention), "{env:?}: {stderr}");
     }
-    std::fs::write(
-        dir.path().join("numberd.toml"),
-        "listen = \"127.0.0.1:9\"\n[worker]\nbatchsize = 3\n",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("numberd.toml"), "listen = \"127.0.0.1:9\"\n[worker]\nbatchsize = 3\n").unwrap();
     let out = numberd(dir.path(), &[], &["--config", "numberd.toml", "migrate"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("batchsize"));
@@ -213,38 +159,18 @@ fn configuration_errors_are_reported_clearly() {
 fn layers_apply_in_order_and_secrets_stay_out_of_output() {
     let dir = tempfile::tempdir().unwrap();
     // The file says one database, the environment overrides it.
-    std::fs::write(
-        dir.path().join("numberd.toml"),
-        "database_url = \"sqlite://from-file.db\"\n",
-    )
-    .unwrap();
-    let out = numberd(
-        dir.path(),
-        &[("NUMBERD_DATABASE_URL", "sqlite://from-env.db")],
-        &["--config", "numberd.toml", "migrate"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    std::fs::write(dir.path().join("numberd.toml"), "database_url = \"sqlite://from-file.db\"\n").unwrap();
+    let out = numberd(dir.path(), &[("NUMBERD_DATABASE_URL", "sqlite://from-env.db")], &["--config", "numberd.toml", "migrate"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("from-env.db").exists() && !dir.path().join("from-file.db").exists());
     let out = numberd(dir.path(), &[], &["--config", "numberd.toml", "migrate"]);
     assert!(out.status.success());
     assert!(dir.path().join("from-file.db").exists());
     // A password in the database URL never reaches the output, even when connecting fails.
     let url = "postgres://numberd:hunter2-secret@127.0.0.1:1/numberd";
-    let out = numberd(
-        dir.path(),
-        &[("NUMBERD_DATABASE_URL", url), ("NUMBERD_LOG", "debug")],
-        &["migrate"],
-    );
+    let out = numberd(dir.path(), &[("NUMBERD_DATABASE_URL", url), ("NUMBERD_LOG", "debug")], &["migrate"]);
     assert!(!out.status.success());
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(!all.contains("hunter2-secret"), "{all}");
 }
 
@@ -254,21 +180,14 @@ fn openapi_command_prints_the_committed_document() {
     let out = numberd(dir.path(), &[], &["openapi"]);
     assert!(out.status.success());
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let committed: Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap(),
-    )
-    .unwrap();
+    let committed: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json")).unwrap()).unwrap();
     assert!(printed == committed, "`numberd openapi` differs from openapi.json; regenerate with `UPDATE_OPENAPI=1 cargo test --test api openapi`");
 }
 
 #[test]
 fn sweep_runs_once_and_reports() {
     let dir = tempfile::tempdir().unwrap();
-    let created = ok_json(&numberd(
-        dir.path(),
-        &[],
-        &["workspace", "create", "Acme", "--test-mode"],
-    ));
+    let created = ok_json(&numberd(dir.path(), &[], &["workspace", "create", "Acme", "--test-mode"]));
     assert!(created["workspaceId"].is_string());
     let report = ok_json(&numberd(dir.path(), &[], &["sweep"]));
     assert_eq!(report, json!({ "settled": 0, "delivered": 0 }));
@@ -283,10 +202,7 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let dir = tempfile::tempdir().unwrap();
     let created = ok_json(&numberd(dir.path(), &[], &["workspace", "create", "Acme"]));
-    let (ws, key) = (
-        created["workspaceId"].as_str().unwrap(),
-        created["accessKey"].as_str().unwrap(),
-    );
+    let (ws, key) = (created["workspaceId"].as_str().unwrap(), created["accessKey"].as_str().unwrap());
     let listen = format!("127.0.0.1:{}", free_port());
     let child = Command::new(env!("CARGO_BIN_EXE_numberd"))
         .current_dir(dir.path())
@@ -312,40 +228,22 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     conn.write_all(head.as_bytes()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = std::time::Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &server.0.id().to_string()])
-        .status()
-        .unwrap();
+    let killed = Command::new("kill").args(["-TERM", &server.0.id().to_string()]).status().unwrap();
     assert!(killed.success());
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(
-        tokio::net::TcpStream::connect(&listen).await.is_err(),
-        "no new connections once stopping"
-    );
+    assert!(tokio::net::TcpStream::connect(&listen).await.is_err(), "no new connections once stopping");
     conn.write_all(rest.as_bytes()).await.unwrap();
     let mut answer = String::new();
-    tokio::time::timeout(Duration::from_secs(5), conn.read_to_string(&mut answer))
-        .await
-        .expect("answered")
-        .unwrap();
-    assert!(
-        answer.starts_with("HTTP/1.1 201"),
-        "the in-flight request completed: {answer}"
-    );
+    tokio::time::timeout(Duration::from_secs(5), conn.read_to_string(&mut answer)).await.expect("answered").unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "the in-flight request completed: {answer}");
 
     let status = loop {
         if let Some(s) = server.0.try_wait().unwrap() {
             break s;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "still running after the grace period"
-        );
+        assert!(started.elapsed() < Duration::from_secs(10), "still running after the grace period");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "exit status {status}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "exited once drained, not at the end of the grace period"
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "exited once drained, not at the end of the grace period");
 }

@@ -48,10 +48,7 @@ impl ScriptedCarrier {
 
     /// Successful calls of `op` for `e164`.
     pub fn successes(&self, op: Op, e164: &str) -> usize {
-        self.calls()
-            .iter()
-            .filter(|(o, n, ok)| *o == op && n == e164 && *ok)
-            .count()
+        self.calls().iter().filter(|(o, n, ok)| *o == op && n == e164 && *ok).count()
     }
 
     async fn answer(&self, op: Op, number: &CarrierNumber) -> Result<(), CarrierError> {
@@ -69,10 +66,7 @@ impl ScriptedCarrier {
                 Ok(())
             }
         };
-        self.calls
-            .lock()
-            .unwrap()
-            .push((op, number.e164.clone(), result.is_ok()));
+        self.calls.lock().unwrap().push((op, number.e164.clone(), result.is_ok()));
         result
     }
 }

@@ -27,12 +27,8 @@ pub enum Release {
 
 pub fn release(kind: NumberKind, sub: SubscriptionStatus) -> Result<Release, Refusal> {
     match kind {
-        NumberKind::Sip => Ok(Release::DeleteNow {
-            remove_from_carrier: false,
-        }),
-        NumberKind::CallerId => Ok(Release::DeleteNow {
-            remove_from_carrier: true,
-        }),
+        NumberKind::Sip => Ok(Release::DeleteNow { remove_from_carrier: false }),
+        NumberKind::CallerId => Ok(Release::DeleteNow { remove_from_carrier: true }),
         NumberKind::Dedicated => match sub {
             SubscriptionStatus::Active => Ok(Release::ScheduleAtPeriodEnd),
             SubscriptionStatus::Canceling => Err(Refusal::AlreadyScheduled),
@@ -130,30 +126,11 @@ mod tests {
     #[test]
     fn release_by_kind() {
         use SubscriptionStatus as S;
-        assert_eq!(
-            release(NumberKind::Dedicated, S::Active),
-            Ok(Release::ScheduleAtPeriodEnd)
-        );
-        assert_eq!(
-            release(NumberKind::Dedicated, S::Canceling),
-            Err(Refusal::AlreadyScheduled)
-        );
-        assert_eq!(
-            release(NumberKind::Dedicated, S::Canceled),
-            Err(Refusal::AlreadyReleased)
-        );
-        assert_eq!(
-            release(NumberKind::Sip, S::None),
-            Ok(Release::DeleteNow {
-                remove_from_carrier: false
-            })
-        );
-        assert_eq!(
-            release(NumberKind::CallerId, S::None),
-            Ok(Release::DeleteNow {
-                remove_from_carrier: true
-            })
-        );
+        assert_eq!(release(NumberKind::Dedicated, S::Active), Ok(Release::ScheduleAtPeriodEnd));
+        assert_eq!(release(NumberKind::Dedicated, S::Canceling), Err(Refusal::AlreadyScheduled));
+        assert_eq!(release(NumberKind::Dedicated, S::Canceled), Err(Refusal::AlreadyReleased));
+        assert_eq!(release(NumberKind::Sip, S::None), Ok(Release::DeleteNow { remove_from_carrier: false }));
+        assert_eq!(release(NumberKind::CallerId, S::None), Ok(Release::DeleteNow { remove_from_carrier: true }));
     }
 
     #[test]
@@ -169,11 +146,7 @@ mod tests {
 
     #[test]
     fn settle_renews_each_missed_period_then_stops() {
-        let b = Billing {
-            status: SubscriptionStatus::Active,
-            anchor: t(1, 31),
-            period_index: 0,
-        };
+        let b = Billing { status: SubscriptionStatus::Active, anchor: t(1, 31), period_index: 0 };
         let (after, steps) = settle(b, t(4, 1));
         assert_eq!(after.period_index, 2);
         assert_eq!(steps.len(), 2);
@@ -185,11 +158,7 @@ mod tests {
 
     #[test]
     fn settle_releases_a_canceling_subscription_at_its_period_end() {
-        let b = Billing {
-            status: SubscriptionStatus::Canceling,
-            anchor: t(1, 31),
-            period_index: 0,
-        };
+        let b = Billing { status: SubscriptionStatus::Canceling, anchor: t(1, 31), period_index: 0 };
         assert!(settle(b, t(2, 27)).1.is_empty());
         let (after, steps) = settle(b, t(9, 1));
         assert_eq!(steps, vec![Step::Released { at: t(2, 28) }]);

@@ -64,14 +64,8 @@ pub struct Capability {
 }
 
 impl Capability {
-    const BOTH: Capability = Capability {
-        inbound: true,
-        outbound: true,
-    };
-    const OUTBOUND: Capability = Capability {
-        inbound: false,
-        outbound: true,
-    };
+    const BOTH: Capability = Capability { inbound: true, outbound: true };
+    const OUTBOUND: Capability = Capability { inbound: false, outbound: true };
 }
 
 /// Bird's `NumberInventoryCapabilities`.
@@ -101,13 +95,7 @@ impl Capabilities {
             NumberKind::Sip => (none, Capability::BOTH),
             NumberKind::CallerId => (none, Capability::OUTBOUND),
         };
-        Capabilities {
-            sms,
-            voice,
-            mms: none,
-            fax: none,
-            whatsapp: None,
-        }
+        Capabilities { sms, voice, mms: none, fax: none, whatsapp: None }
     }
 
     fn get(&self, name: CapabilityName) -> Capability {
@@ -123,21 +111,15 @@ impl Capabilities {
     /// Two bits per capability (inbound, outbound), stored beside the JSON so lists can filter
     /// with one integer comparison on both backends.
     pub fn mask(&self) -> i64 {
-        CapabilityName::ALL
-            .iter()
-            .enumerate()
-            .fold(0, |acc, (i, name)| {
-                let c = self.get(*name);
-                acc | (i64::from(c.inbound) << (2 * i)) | (i64::from(c.outbound) << (2 * i + 1))
-            })
+        CapabilityName::ALL.iter().enumerate().fold(0, |acc, (i, name)| {
+            let c = self.get(*name);
+            acc | (i64::from(c.inbound) << (2 * i)) | (i64::from(c.outbound) << (2 * i + 1))
+        })
     }
 
     /// The mask bits meaning "supports `name` in some direction".
     pub fn mask_of(name: CapabilityName) -> i64 {
-        let i = CapabilityName::ALL
-            .iter()
-            .position(|n| *n == name)
-            .expect("listed");
+        let i = CapabilityName::ALL.iter().position(|n| *n == name).expect("listed");
         0b11 << (2 * i)
     }
 }
@@ -187,22 +169,10 @@ mod tests {
     #[test]
     fn capability_masks_select_their_capability() {
         let caller = Capabilities::default_for(NumberKind::CallerId);
-        assert_ne!(
-            caller.mask() & Capabilities::mask_of(CapabilityName::Voice),
-            0
-        );
-        assert_eq!(
-            caller.mask() & Capabilities::mask_of(CapabilityName::Sms),
-            0
-        );
+        assert_ne!(caller.mask() & Capabilities::mask_of(CapabilityName::Voice), 0);
+        assert_eq!(caller.mask() & Capabilities::mask_of(CapabilityName::Sms), 0);
         let dedicated = Capabilities::default_for(NumberKind::Dedicated);
-        assert_ne!(
-            dedicated.mask() & Capabilities::mask_of(CapabilityName::Sms),
-            0
-        );
-        assert_eq!(
-            dedicated.mask() & Capabilities::mask_of(CapabilityName::Whatsapp),
-            0
-        );
+        assert_ne!(dedicated.mask() & Capabilities::mask_of(CapabilityName::Sms), 0);
+        assert_eq!(dedicated.mask() & Capabilities::mask_of(CapabilityName::Whatsapp), 0);
     }
 }

@@ -43,12 +43,7 @@ mod tests {
         let ends: Vec<_> = (0..4).map(|i| period(anchor, i).end).collect();
         assert_eq!(
             ends,
-            vec![
-                at(2025, 2, 28, 10),
-                at(2025, 3, 31, 10),
-                at(2025, 4, 30, 10),
-                at(2025, 5, 31, 10)
-            ]
+            vec![at(2025, 2, 28, 10), at(2025, 3, 31, 10), at(2025, 4, 30, 10), at(2025, 5, 31, 10)]
         );
     }
 
@@ -72,9 +67,6 @@ mod tests {
     #[test]
     fn time_of_day_is_kept() {
         let anchor = Utc.with_ymd_and_hms(2025, 3, 15, 13, 45, 7).unwrap();
-        assert_eq!(
-            period(anchor, 11).end,
-            Utc.with_ymd_and_hms(2026, 3, 15, 13, 45, 7).unwrap()
-        );
+        assert_eq!(period(anchor, 11).end, Utc.with_ymd_and_hms(2026, 3, 15, 13, 45, 7).unwrap());
     }
 }

@@ -29,10 +29,7 @@ impl E164 {
     pub fn parse(input: &str, country: Option<&str>) -> Result<Self, PhoneError> {
         let input = input.trim();
         let region = match country {
-            Some(c) => Some(
-                c.parse::<country::Id>()
-                    .map_err(|_| PhoneError::NoCountry)?,
-            ),
+            Some(c) => Some(c.parse::<country::Id>().map_err(|_| PhoneError::NoCountry)?),
             None => None,
         };
         if region.is_none() && !input.starts_with('+') && !input.starts_with("00") {
@@ -88,15 +85,8 @@ pub fn normalise_prefix(input: &str) -> Option<String> {
         .chars()
         .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '+'))
         .collect();
-    let plus_ok = input
-        .trim_start()
-        .strip_prefix('+')
-        .map_or(!input.contains('+'), |rest| !rest.contains('+'));
-    if digits.is_empty()
-        || digits.len() > 15
-        || !digits.chars().all(|c| c.is_ascii_digit())
-        || !plus_ok
-    {
+    let plus_ok = input.trim_start().strip_prefix('+').map_or(!input.contains('+'), |rest| !rest.contains('+'));
+    if digits.is_empty() || digits.len() > 15 || !digits.chars().all(|c| c.is_ascii_digit()) || !plus_ok {
         return None;
     }
     Some(format!("+{digits}"))
@@ -118,14 +108,8 @@ mod tests {
 
     #[test]
     fn classifies_types() {
-        assert_eq!(
-            E164::parse("+18005550199", None).unwrap().number_type(),
-            Some(NumberType::Tollfree)
-        );
-        assert_eq!(
-            E164::parse("+447400123456", None).unwrap().number_type(),
-            Some(NumberType::Mobile)
-        );
+        assert_eq!(E164::parse("+18005550199", None).unwrap().number_type(), Some(NumberType::Tollfree));
+        assert_eq!(E164::parse("+447400123456", None).unwrap().number_type(), Some(NumberType::Mobile));
     }
 
     #[test]

@@ -14,23 +14,11 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let autocalls = super::autocalls::owns(req.uri().path());
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if resp.status() == StatusCode::UNAUTHORIZED
-        && !resp.headers().contains_key(header::WWW_AUTHENTICATE)
-    {
-        let challenge = if autocalls {
-            "Bearer realm=\"numberd\""
-        } else {
-            "AccessKey realm=\"numberd\", Bearer realm=\"numberd\""
-        };
-        resp.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(challenge),
-        );
+    if resp.status() == StatusCode::UNAUTHORIZED && !resp.headers().contains_key(header::WWW_AUTHENTICATE) {
+        let challenge = if autocalls { "Bearer realm=\"numberd\"" } else { "AccessKey realm=\"numberd\", Bearer realm=\"numberd\"" };
+        resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
     }
     resp
 }
@@ -44,25 +32,15 @@ const DRAIN_BYTES: usize = 1024 * 1024;
 /// then sees no answer at all (or not always). The extractors still answer the 413 in the
 /// route's own error shape.
 pub async fn drain_oversized(max_body_bytes: usize, req: Request, next: Next) -> Response {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     match declared {
         Some(len) if len > max_body_bytes && len <= DRAIN_BYTES => {
             let (parts, body) = req.into_parts();
             match axum::body::to_bytes(body, DRAIN_BYTES).await {
-                Ok(bytes) => {
-                    next.run(Request::from_parts(parts, Body::from(bytes)))
-                        .await
-                }
+                Ok(bytes) => next.run(Request::from_parts(parts, Body::from(bytes))).await,
                 // The client stopped sending or lied about the length: nothing to answer.
-                Err(_) => Error::new(
-                    StatusCode::BAD_REQUEST,
-                    "incomplete_body",
-                    "The request body ended before its declared length.",
-                )
-                .into_response(),
+                Err(_) => Error::new(StatusCode::BAD_REQUEST, "incomplete_body", "The request body ended before its declared length.")
+                    .into_response(),
             }
         }
         _ => next.run(req).await,

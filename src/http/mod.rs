@@ -83,17 +83,9 @@ async fn readyz(State(state): State<AppState>) -> Response {
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness: database unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable" })),
-            )
-                .into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "unreachable" }))).into_response()
         }
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({ "status": "unavailable", "database": "timeout" })),
-        )
-            .into_response(),
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "timeout" }))).into_response(),
     }
 }
 
@@ -106,21 +98,11 @@ async fn openapi_json() -> Response {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    in_dialect(
-        &uri,
-        Error::not_found("route_not_found", "No such endpoint."),
-    )
+    in_dialect(&uri, Error::not_found("route_not_found", "No such endpoint."))
 }
 
 async fn method_not_allowed(uri: Uri) -> Response {
-    in_dialect(
-        &uri,
-        Error::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "This endpoint does not support that method.",
-        ),
-    )
+    in_dialect(&uri, Error::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "This endpoint does not support that method."))
 }
 
 /// A routing error in the error shape of the API the path belongs to.

@@ -45,10 +45,7 @@ impl Modify for Security {
                 "`AccessKey <key>` (Bird's convention); `Bearer <key>` works too.",
             ))),
         );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
-        );
+        components.add_security_scheme("bearer", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
     }
 }
 
@@ -78,12 +75,8 @@ fn vocabularies(spec: &mut Spec) {
     ];
     let schemas = &mut spec.components.get_or_insert_with(Default::default).schemas;
     for (schema, field, values, optional) in fields {
-        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else {
-            panic!("{schema} is documented")
-        };
-        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else {
-            panic!("{schema}.{field}")
-        };
+        let Some(RefOr::T(Schema::Object(object))) = schemas.get_mut(schema) else { panic!("{schema} is documented") };
+        let Some(RefOr::T(Schema::Object(property))) = object.properties.get_mut(field) else { panic!("{schema}.{field}") };
         let mut allowed: Vec<serde_json::Value> = values.iter().map(|v| (*v).into()).collect();
         if optional {
             allowed.push(serde_json::Value::Null);
@@ -98,7 +91,5 @@ pub fn document() -> Spec {
 }
 
 pub fn document_json() -> String {
-    document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serialises")
+    document().to_pretty_json().expect("the OpenAPI document serialises")
 }

@@ -26,22 +26,13 @@ pub struct PublicOrigin {
 
 impl PublicOrigin {
     /// Checks the configured values; errors name the bad one.
-    pub fn new(
-        public_url: Option<&str>,
-        trusted_proxies: &[String],
-    ) -> Result<PublicOrigin, String> {
+    pub fn new(public_url: Option<&str>, trusted_proxies: &[String]) -> Result<PublicOrigin, String> {
         let public_url = match public_url {
             None => None,
             Some(raw) => {
                 let u = url::Url::parse(raw).map_err(|e| format!("public_url ({raw}): {e}"))?;
-                if !matches!(u.scheme(), "http" | "https")
-                    || u.host().is_none()
-                    || u.query().is_some()
-                    || u.fragment().is_some()
-                {
-                    return Err(format!(
-                        "public_url ({raw}) must be an http(s) URL without query or fragment"
-                    ));
+                if !matches!(u.scheme(), "http" | "https") || u.host().is_none() || u.query().is_some() || u.fragment().is_some() {
+                    return Err(format!("public_url ({raw}) must be an http(s) URL without query or fragment"));
                 }
                 Some(u.as_str().trim_end_matches('/').to_owned())
             }
@@ -51,15 +42,10 @@ impl PublicOrigin {
             .map(|p| {
                 p.parse::<IpNet>()
                     .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
-                    .map_err(|_| {
-                        format!("trusted_proxies: {p:?} is not an IP address or CIDR block")
-                    })
+                    .map_err(|_| format!("trusted_proxies: {p:?} is not an IP address or CIDR block"))
             })
             .collect::<Result<_, _>>()?;
-        Ok(PublicOrigin {
-            public_url,
-            trusted_proxies,
-        })
+        Ok(PublicOrigin { public_url, trusted_proxies })
     }
 
     /// `scheme://host[/prefix]` as the client reached us.
@@ -70,25 +56,12 @@ impl PublicOrigin {
         let Some(conn) = parts.extensions.get::<ConnAddrs>() else {
             return "http://localhost".into();
         };
-        if self
-            .trusted_proxies
-            .iter()
-            .any(|net| net.contains(&conn.peer.ip()))
-        {
-            let header = |name: &'static str| {
-                parts
-                    .headers
-                    .get(HeaderName::from_static(name))
-                    .and_then(|v| v.to_str().ok())
-            };
+        if self.trusted_proxies.iter().any(|net| net.contains(&conn.peer.ip())) {
+            let header = |name: &'static str| parts.headers.get(HeaderName::from_static(name)).and_then(|v| v.to_str().ok());
             // A proxy chain lists the first (client-facing) value first.
             let first = |v: &str| v.split(',').next().unwrap_or("").trim().to_owned();
-            let scheme = header("x-forwarded-proto")
-                .map(first)
-                .filter(|s| s == "https" || s == "http");
-            let host = header("x-forwarded-host")
-                .map(first)
-                .filter(|h| valid_authority(h));
+            let scheme = header("x-forwarded-proto").map(first).filter(|s| s == "https" || s == "http");
+            let host = header("x-forwarded-host").map(first).filter(|h| valid_authority(h));
             if let Some(host) = host {
                 return format!("{}://{host}", scheme.as_deref().unwrap_or("http"));
             }
@@ -102,7 +75,5 @@ impl PublicOrigin {
 
 /// A host[:port] with nothing that could turn it into a different URL.
 fn valid_authority(h: &str) -> bool {
-    !h.is_empty()
-        && h.parse::<axum::http::uri::Authority>()
-            .is_ok_and(|a| a.as_str() == h && !h.contains('@'))
+    !h.is_empty() && h.parse::<axum::http::uri::Authority>().is_ok_and(|a| a.as_str() == h && !h.contains('@'))
 }

@@ -52,16 +52,11 @@ pub fn check_body(value: &Value) -> Result<(), Error> {
 /// Every parameter of a query string (names and values, after percent-decoding); the 400 names
 /// the parameter.
 pub fn check_query(query: &str) -> Result<(), Error> {
-    match url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, v)| has_control(k) || has_control(v))
-    {
+    match url::form_urlencoded::parse(query.as_bytes()).find(|(k, v)| has_control(k) || has_control(v)) {
         None => Ok(()),
         Some((name, _)) => Err(Error::bad_request(
             "invalid_query_parameter",
-            format!(
-                "Query parameter `{}` must not contain control characters.",
-                name.escape_debug()
-            ),
+            format!("Query parameter `{}` must not contain control characters.", name.escape_debug()),
         )
         .with_details(serde_json::json!({ "parameter": name }))),
     }

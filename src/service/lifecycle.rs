@@ -12,20 +12,17 @@ use crate::error::{Error, Result};
 use crate::store::numbers::{self, NumberRecord};
 use crate::store::{jobs, resources, workspaces};
 
-pub const CARRIER_FAILED_MESSAGE: &str =
-    "Failed to release phone number. Please try again or contact support.";
+pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please try again or contact support.";
 
 /// The client-facing error for each refusal of the release policy.
 pub fn refused(r: Refusal) -> Error {
     match r {
-        Refusal::AlreadyScheduled => Error::bad_request(
-            "release_already_scheduled",
-            "Phone number is already scheduled for release.",
-        ),
-        Refusal::AlreadyReleased => Error::conflict(
-            "number_already_released",
-            "Phone number has already been released.",
-        ),
+        Refusal::AlreadyScheduled => {
+            Error::bad_request("release_already_scheduled", "Phone number is already scheduled for release.")
+        }
+        Refusal::AlreadyReleased => {
+            Error::conflict("number_already_released", "Phone number has already been released.")
+        }
         Refusal::NoSubscription => Error::bad_request(
             "number_has_no_subscription",
             "Phone number has no subscription: only dedicated numbers are billed by period.",
@@ -46,15 +43,8 @@ impl Core {
     /// renewals record their period; a canceling subscription releases the number, detaches it
     /// and queues the carrier release, all in the caller's transaction.
     /// Returns whether anything fell due.
-    pub(crate) async fn settle(
-        &self,
-        conn: &mut AnyConnection,
-        rec: &mut NumberRecord,
-        now: DateTime<Utc>,
-    ) -> Result<bool> {
-        let Some(billing) = rec.subscription.as_ref().map(|s| s.billing()) else {
-            return Ok(false);
-        };
+    pub(crate) async fn settle(&self, conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateTime<Utc>) -> Result<bool> {
+        let Some(billing) = rec.subscription.as_ref().map(|s| s.billing()) else { return Ok(false) };
         let (after, steps) = lifecycle::settle(billing, now);
         if steps.is_empty() {
             return Ok(false);
@@ -67,15 +57,7 @@ impl Core {
                     rec.deactivated_at = Some(at);
                     resources::detach_number(conn, rec.id, now).await?;
                     // Delivery runs on real time whatever the workspace's clock says.
-                    jobs::enqueue(
-                        conn,
-                        jobs::CARRIER_RELEASE,
-                        rec.workspace_id,
-                        rec.id,
-                        &rec.e164,
-                        self.clock.now(),
-                    )
-                    .await?;
+                    jobs::enqueue(conn, jobs::CARRIER_RELEASE, rec.workspace_id, rec.id, &rec.e164, self.clock.now()).await?;
                 }
             }
         }
@@ -89,13 +71,7 @@ impl Core {
     }
 
     /// Loads a number for change: row-locked, with due period ends already applied.
-    async fn load_settled(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: Tenant,
-        id: NumberId,
-        now: DateTime<Utc>,
-    ) -> Result<NumberRecord> {
+    async fn load_settled(&self, conn: &mut AnyConnection, tenant: Tenant, id: NumberId, now: DateTime<Utc>) -> Result<NumberRecord> {
         let mut rec = numbers::get(conn, tenant.id, id, self.db.for_update())
             .await?
             .ok_or_else(Error::number_not_found)?;
@@ -139,10 +115,7 @@ impl Core {
                 });
             }
             Ok(Change::Apply) => {
-                let sub = rec
-                    .subscription
-                    .as_mut()
-                    .expect("resume applies to subscriptions");
+                let sub = rec.subscription.as_mut().expect("resume applies to subscriptions");
                 sub.status = SubscriptionStatus::Active;
                 sub.cancelled_at = None;
                 sub.updated_at = now;
@@ -175,25 +148,17 @@ impl Core {
                 tx.commit().await?;
                 Ok(Released::Scheduled(Box::new(rec)))
             }
-            Release::DeleteNow {
-                remove_from_carrier: false,
-            } => {
+            Release::DeleteNow { remove_from_carrier: false } => {
                 delete_now(&mut tx, &mut rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Deleted)
             }
-            Release::DeleteNow {
-                remove_from_carrier: true,
-            } => {
+            Release::DeleteNow { remove_from_carrier: true } => {
                 // No lock is held across the carrier call: removal is idempotent, so a retry (or a
                 // concurrent twin) after a failure or a crash simply asks again.
                 tx.commit().await?;
-                let number = CarrierNumber {
-                    e164: rec.e164.clone(),
-                };
-                if let Err(e) =
-                    removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await
-                {
+                let number = CarrierNumber { e164: rec.e164.clone() };
+                if let Err(e) = removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await {
                     tracing::warn!(number_id = %id, error = %e, "carrier refused caller id removal; nothing changed");
                     return Err(Error::new(
                         axum::http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -215,33 +180,12 @@ impl Core {
 
     /// Settles one due number in its own transaction. With `skip_locked`, a number another worker
     /// is settling right now is left to it. Returns whether anything changed.
-    pub async fn settle_one(
-        &self,
-        ws: WorkspaceId,
-        id: NumberId,
-        skip_locked: bool,
-    ) -> Result<bool> {
+    pub async fn settle_one(&self, ws: WorkspaceId, id: NumberId, skip_locked: bool) -> Result<bool> {
         let mut tx = self.db.begin_write().await?;
-        let Some(w) = workspaces::get_workspace(&mut tx, ws).await? else {
-            return Ok(false);
-        };
-        let now = self
-            .now(
-                &mut tx,
-                Tenant {
-                    id: ws,
-                    test_mode: w.test_mode,
-                },
-            )
-            .await?;
-        let lock = if skip_locked {
-            self.db.for_update_skip_locked()
-        } else {
-            self.db.for_update()
-        };
-        let Some(mut rec) = numbers::get(&mut tx, ws, id, lock).await? else {
-            return Ok(false);
-        };
+        let Some(w) = workspaces::get_workspace(&mut tx, ws).await? else { return Ok(false) };
+        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode }).await?;
+        let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
+        let Some(mut rec) = numbers::get(&mut tx, ws, id, lock).await? else { return Ok(false) };
         let moved = self.settle(&mut tx, &mut rec, now).await?;
         tx.commit().await?;
         Ok(moved)
@@ -254,34 +198,15 @@ impl Core {
         match only {
             Some(ws) => {
                 let mut conn = db.pool.acquire().await?;
-                let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else {
-                    return Ok(0);
-                };
+                let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
                 drop(conn);
-                let at = if w.test_mode {
-                    w.clock_at.unwrap_or(now)
-                } else {
-                    now
-                };
-                self.settle_all(
-                    || numbers::due_in_workspace(db, ws, at, batch),
-                    batch,
-                    false,
-                )
-                .await
+                let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
+                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), batch, false).await
             }
             None => {
-                let mut moved = self
-                    .settle_all(|| numbers::due_live(db, now, batch), batch, true)
-                    .await?;
+                let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), batch, true).await?;
                 for (ws, clock) in workspaces::test_clocks(db).await? {
-                    moved += self
-                        .settle_all(
-                            || numbers::due_in_workspace(db, ws, clock, batch),
-                            batch,
-                            true,
-                        )
-                        .await?;
+                    moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), batch, true).await?;
                 }
                 Ok(moved)
             }
@@ -322,17 +247,11 @@ impl Core {
         let to = crate::domain::clock::truncate(to);
         let mut tx = self.db.begin_write().await?;
         let current = self.now(&mut tx, tenant).await?;
-        if workspaces::advance_clock(&mut tx, tenant.id, to)
-            .await?
-            .is_none()
-        {
+        if workspaces::advance_clock(&mut tx, tenant.id, to).await?.is_none() {
             return Err(Error::new(
                 axum::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "test_clock_cannot_go_back",
-                format!(
-                    "The test clock only moves forward; it is at {}.",
-                    current.to_rfc3339()
-                ),
+                format!("The test clock only moves forward; it is at {}.", current.to_rfc3339()),
             )
             .with_details(serde_json::json!({ "field": "to", "now": current })));
         }
@@ -344,21 +263,14 @@ impl Core {
 }
 
 fn schedule_cancel(rec: &mut NumberRecord, now: DateTime<Utc>) {
-    let sub = rec
-        .subscription
-        .as_mut()
-        .expect("only subscriptions are canceled");
+    let sub = rec.subscription.as_mut().expect("only subscriptions are canceled");
     sub.status = SubscriptionStatus::Canceling;
     sub.cancelled_at = Some(now);
     sub.updated_at = now;
     rec.updated_at = now;
 }
 
-async fn delete_now(
-    conn: &mut AnyConnection,
-    rec: &mut NumberRecord,
-    now: DateTime<Utc>,
-) -> Result<()> {
+async fn delete_now(conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateTime<Utc>) -> Result<()> {
     rec.status = NumberStatus::Inactive;
     rec.deactivated_at = Some(now);
     rec.deleted_at = Some(now);

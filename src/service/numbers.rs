@@ -11,9 +11,9 @@ use crate::domain::number::{
 use crate::domain::period::period;
 use crate::domain::phone::E164;
 use crate::error::{Error, Result};
-use crate::store::is_unique_violation;
 use crate::store::jobs::{self, Job};
 use crate::store::numbers::{self, BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::store::is_unique_violation;
 
 pub const NICKNAME_MAX: usize = 50;
 
@@ -37,10 +37,9 @@ pub struct NumberWithRelease {
 
 pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
     match nickname {
-        Some(n) if n.chars().count() > NICKNAME_MAX => Err(Error::invalid_field(
-            "nickname",
-            format!("must be at most {NICKNAME_MAX} characters"),
-        )),
+        Some(n) if n.chars().count() > NICKNAME_MAX => {
+            Err(Error::invalid_field("nickname", format!("must be at most {NICKNAME_MAX} characters")))
+        }
         Some(n) if n.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -49,10 +48,7 @@ pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
 fn validate_country(country: &str) -> Result<String> {
     let upper = country.to_ascii_uppercase();
     if upper.len() != 2 || upper.parse::<phonenumber::country::Id>().is_err() {
-        return Err(Error::invalid_field(
-            "country",
-            "must be an ISO 3166-1 alpha-2 country code, e.g. US",
-        ));
+        return Err(Error::invalid_field("country", "must be an ISO 3166-1 alpha-2 country code, e.g. US"));
     }
     Ok(upper)
 }
@@ -60,35 +56,22 @@ fn validate_country(country: &str) -> Result<String> {
 impl Core {
     pub async fn register_number(&self, tenant: Tenant, new: NewNumber) -> Result<NumberRecord> {
         let country = new.country.as_deref().map(validate_country).transpose()?;
-        let e164 = E164::parse(&new.number, country.as_deref())
-            .map_err(|e| Error::invalid_field("number", e.to_string()))?;
+        let e164 = E164::parse(&new.number, country.as_deref()).map_err(|e| Error::invalid_field("number", e.to_string()))?;
         let number_country = e164.country();
         let country = match (country, number_country) {
             (Some(given), Some(derived)) if given != derived => {
-                return Err(Error::invalid_field(
-                    "country",
-                    format!("is {given} but {} belongs to {derived}", e164),
-                ));
+                return Err(Error::invalid_field("country", format!("is {given} but {} belongs to {derived}", e164)));
             }
             (Some(given), _) => given,
             (None, Some(derived)) => derived,
-            (None, None) => {
-                return Err(Error::invalid_field(
-                    "country",
-                    "is required: it cannot be derived from this number",
-                ))
-            }
+            (None, None) => return Err(Error::invalid_field("country", "is required: it cannot be derived from this number")),
         };
         let number_type = new
             .number_type
             .or_else(|| e164.number_type())
-            .ok_or_else(|| {
-                Error::invalid_field("type", "is required: it cannot be derived from this number")
-            })?;
+            .ok_or_else(|| Error::invalid_field("type", "is required: it cannot be derived from this number"))?;
         if let Some(price) = &new.price {
-            price
-                .validate()
-                .map_err(|m| Error::invalid_field("monthlyRecurringPrice", m))?;
+            price.validate().map_err(|m| Error::invalid_field("monthlyRecurringPrice", m))?;
         }
         let nickname = validate_nickname(new.nickname)?;
 
@@ -111,9 +94,7 @@ impl Core {
             kind: new.kind,
             number_type,
             country,
-            capabilities: new
-                .capabilities
-                .unwrap_or_else(|| Capabilities::default_for(new.kind)),
+            capabilities: new.capabilities.unwrap_or_else(|| Capabilities::default_for(new.kind)),
             price: new.price,
             configurations: new.configurations,
             nickname,
@@ -150,9 +131,7 @@ impl Core {
         let read = || async {
             let mut conn = self.db.pool.acquire().await?;
             let now = self.now(&mut conn, tenant).await?;
-            let rec = numbers::get(&mut conn, tenant.id, id, "")
-                .await?
-                .ok_or_else(Error::number_not_found)?;
+            let rec = numbers::get(&mut conn, tenant.id, id, "").await?.ok_or_else(Error::number_not_found)?;
             Ok::<_, Error>((rec, now))
         };
         let (mut rec, now) = read().await?;
@@ -166,26 +145,16 @@ impl Core {
     }
 
     pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {
-        let carrier_release =
-            if rec.kind == NumberKind::Dedicated && rec.status == NumberStatus::Inactive {
-                let mut conn = self.db.pool.acquire().await?;
-                jobs::latest_for_number(&mut conn, rec.id).await?
-            } else {
-                None
-            };
-        Ok(NumberWithRelease {
-            number: rec,
-            carrier_release,
-        })
+        let carrier_release = if rec.kind == NumberKind::Dedicated && rec.status == NumberStatus::Inactive {
+            let mut conn = self.db.pool.acquire().await?;
+            jobs::latest_for_number(&mut conn, rec.id).await?
+        } else {
+            None
+        };
+        Ok(NumberWithRelease { number: rec, carrier_release })
     }
 
-    pub async fn list_numbers(
-        &self,
-        tenant: Tenant,
-        filter: &NumberFilter,
-        after: Option<i64>,
-        limit: i64,
-    ) -> Result<Vec<NumberRecord>> {
+    pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<NumberRecord>> {
         // Usually one indexed query that finds nothing due.
         self.sweep(Some(tenant.id), 100).await?;
         Ok(numbers::list(&self.db, tenant.id, filter, after, limit).await?)
@@ -207,9 +176,7 @@ impl Core {
             .ok_or_else(Error::number_not_found)?;
         self.settle(&mut tx, &mut rec, now).await?;
         let changed = nickname.as_ref().is_some_and(|n| *n != rec.nickname)
-            || configurations
-                .as_ref()
-                .is_some_and(|c| *c != rec.configurations);
+            || configurations.as_ref().is_some_and(|c| *c != rec.configurations);
         if changed {
             if let Some(n) = nickname {
                 rec.nickname = n;

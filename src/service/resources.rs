@@ -10,23 +10,14 @@ use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId};
 use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::phone::E164;
 use crate::error::{Error, Result};
-use crate::store::is_unique_violation;
 use crate::store::numbers::{self, NumberRecord};
 use crate::store::resources::{self as store, Assistant, Call, CallFilter, Campaign, Key, Page};
+use crate::store::is_unique_violation;
 
 pub const NAME_MAX: usize = 255;
 pub const DIRECTIONS: &[&str] = &["inbound", "outbound"];
 pub const CAMPAIGN_STATUSES: &[&str] = &["draft", "in_progress", "paused", "completed"];
-pub const CALL_STATUSES: &[&str] = &[
-    "queued",
-    "ringing",
-    "in_progress",
-    "completed",
-    "busy",
-    "no_answer",
-    "failed",
-    "canceled",
-];
+pub const CALL_STATUSES: &[&str] = &["queued", "ringing", "in_progress", "completed", "busy", "no_answer", "failed", "canceled"];
 
 /// A number reference as each dialect gives it.
 #[derive(Clone, Copy, Debug)]
@@ -41,10 +32,7 @@ pub fn validate_name(field: &str, name: &str) -> Result<String> {
         return Err(Error::invalid_field(field, "must not be empty"));
     }
     if trimmed.chars().count() > NAME_MAX {
-        return Err(Error::invalid_field(
-            field,
-            format!("must be at most {NAME_MAX} characters"),
-        ));
+        return Err(Error::invalid_field(field, format!("must be at most {NAME_MAX} characters")));
     }
     Ok(trimmed.to_owned())
 }
@@ -53,10 +41,7 @@ pub fn validate_one_of(field: &str, value: &str, allowed: &[&str]) -> Result<Str
     if allowed.contains(&value) {
         Ok(value.to_owned())
     } else {
-        Err(Error::invalid_field(
-            field,
-            format!("must be one of: {}", allowed.join(", ")),
-        ))
+        Err(Error::invalid_field(field, format!("must be one of: {}", allowed.join(", "))))
     }
 }
 
@@ -70,23 +55,14 @@ pub struct AssistantChange {
 
 impl Core {
     /// A live number of the workspace, for attaching to something.
-    async fn live_number(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: Tenant,
-        field: &str,
-        r: NumberRef,
-    ) -> Result<NumberRecord> {
+    async fn live_number(&self, conn: &mut AnyConnection, tenant: Tenant, field: &str, r: NumberRef) -> Result<NumberRecord> {
         let rec = match r {
             NumberRef::Id(id) => numbers::get(conn, tenant.id, id, "").await?,
             NumberRef::Seq(seq) => numbers::get_by_seq(conn, tenant.id, seq, "").await?,
         };
         match rec {
             Some(n) if n.deleted_at.is_none() && n.status == NumberStatus::Active => Ok(n),
-            _ => Err(Error::invalid_field(
-                field,
-                "is not a phone number in this workspace",
-            )),
+            _ => Err(Error::invalid_field(field, "is not a phone number in this workspace")),
         }
     }
 
@@ -102,10 +78,7 @@ impl Core {
         let n = self.live_number(conn, tenant, field, number).await?;
         if direction == "inbound" {
             if n.kind == NumberKind::CallerId {
-                return Err(Error::invalid_field(
-                    field,
-                    "is a verified caller ID, which cannot receive calls",
-                ));
+                return Err(Error::invalid_field(field, "is a verified caller ID, which cannot receive calls"));
             }
             if let Some(other) = store::inbound_assistant_of(conn, n.id).await? {
                 if Some(other) != assistant {
@@ -116,22 +89,13 @@ impl Core {
         Ok(n.id)
     }
 
-    pub async fn create_assistant(
-        &self,
-        tenant: Tenant,
-        name: &str,
-        direction: &str,
-        number: Option<NumberRef>,
-    ) -> Result<Assistant> {
+    pub async fn create_assistant(&self, tenant: Tenant, name: &str, direction: &str, number: Option<NumberRef>) -> Result<Assistant> {
         let name = validate_name("name", name)?;
         let direction = validate_one_of("direction", direction, DIRECTIONS)?;
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
         let number_id = match number {
-            Some(r) => Some(
-                self.check_assignment(&mut tx, tenant, "number", &direction, r, None)
-                    .await?,
-            ),
+            Some(r) => Some(self.check_assignment(&mut tx, tenant, "number", &direction, r, None).await?),
             None => None,
         };
         let a = Assistant {
@@ -144,31 +108,20 @@ impl Core {
             created_at: now,
             updated_at: now,
         };
-        let a = store::insert_assistant(&mut tx, &a)
-            .await
-            .map_err(|e| taken_or(e, "number"))?;
+        let a = store::insert_assistant(&mut tx, &a).await.map_err(|e| taken_or(e, "number"))?;
         tx.commit().await?;
         Ok(a)
     }
 
     pub async fn get_assistant(&self, tenant: Tenant, key: Key<AssistantId>) -> Result<Assistant> {
         let mut conn = self.db.pool.acquire().await?;
-        store::get_assistant(&mut conn, tenant.id, &key)
-            .await?
-            .ok_or_else(assistant_not_found)
+        store::get_assistant(&mut conn, tenant.id, &key).await?.ok_or_else(assistant_not_found)
     }
 
-    pub async fn update_assistant(
-        &self,
-        tenant: Tenant,
-        key: Key<AssistantId>,
-        change: AssistantChange,
-    ) -> Result<Assistant> {
+    pub async fn update_assistant(&self, tenant: Tenant, key: Key<AssistantId>, change: AssistantChange) -> Result<Assistant> {
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
-        let mut a = store::get_assistant(&mut tx, tenant.id, &key)
-            .await?
-            .ok_or_else(assistant_not_found)?;
+        let mut a = store::get_assistant(&mut tx, tenant.id, &key).await?.ok_or_else(assistant_not_found)?;
         if let Some(name) = change.name {
             a.name = validate_name("name", &name)?;
         }
@@ -176,41 +129,24 @@ impl Core {
             a.direction = validate_one_of("direction", &direction, DIRECTIONS)?;
         }
         match change.number {
-            Some(Some(r)) => {
-                a.number_id = Some(
-                    self.check_assignment(&mut tx, tenant, "number", &a.direction, r, Some(a.id))
-                        .await?,
-                )
-            }
+            Some(Some(r)) => a.number_id = Some(self.check_assignment(&mut tx, tenant, "number", &a.direction, r, Some(a.id)).await?),
             Some(None) => a.number_id = None,
             // A direction change must still respect the rules for the number it keeps.
             None => {
                 if let Some(n) = a.number_id {
-                    self.check_assignment(
-                        &mut tx,
-                        tenant,
-                        "number",
-                        &a.direction,
-                        NumberRef::Id(n),
-                        Some(a.id),
-                    )
-                    .await?;
+                    self.check_assignment(&mut tx, tenant, "number", &a.direction, NumberRef::Id(n), Some(a.id)).await?;
                 }
             }
         }
         a.updated_at = now;
-        store::update_assistant(&mut tx, &a)
-            .await
-            .map_err(|e| taken_or(e, "number"))?;
+        store::update_assistant(&mut tx, &a).await.map_err(|e| taken_or(e, "number"))?;
         tx.commit().await?;
         Ok(a)
     }
 
     pub async fn delete_assistant(&self, tenant: Tenant, key: Key<AssistantId>) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let a = store::get_assistant(&mut tx, tenant.id, &key)
-            .await?
-            .ok_or_else(assistant_not_found)?;
+        let a = store::get_assistant(&mut tx, tenant.id, &key).await?.ok_or_else(assistant_not_found)?;
         store::delete_assistant(&mut tx, a.id).await?;
         tx.commit().await?;
         Ok(())
@@ -220,34 +156,21 @@ impl Core {
         Ok(store::list_assistants(&self.db, tenant.id, page).await?)
     }
 
-    async fn rotation(
-        &self,
-        conn: &mut AnyConnection,
-        tenant: Tenant,
-        refs: &[NumberRef],
-    ) -> Result<Vec<NumberId>> {
+    async fn rotation(&self, conn: &mut AnyConnection, tenant: Tenant, refs: &[NumberRef]) -> Result<Vec<NumberId>> {
         let mut ids = Vec::with_capacity(refs.len());
         let mut seen = HashSet::new();
         for (i, r) in refs.iter().enumerate() {
             let field = format!("numbers.{i}");
             let n = self.live_number(conn, tenant, &field, *r).await?;
             if !seen.insert(n.id) {
-                return Err(Error::invalid_field(
-                    &field,
-                    "appears more than once in the rotation",
-                ));
+                return Err(Error::invalid_field(&field, "appears more than once in the rotation"));
             }
             ids.push(n.id);
         }
         Ok(ids)
     }
 
-    pub async fn create_campaign(
-        &self,
-        tenant: Tenant,
-        name: &str,
-        numbers: &[NumberRef],
-    ) -> Result<Campaign> {
+    pub async fn create_campaign(&self, tenant: Tenant, name: &str, numbers: &[NumberRef]) -> Result<Campaign> {
         let name = validate_name("name", name)?;
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
@@ -269,9 +192,7 @@ impl Core {
 
     pub async fn get_campaign(&self, tenant: Tenant, key: Key<CampaignId>) -> Result<Campaign> {
         let mut conn = self.db.pool.acquire().await?;
-        store::get_campaign(&mut conn, tenant.id, &key)
-            .await?
-            .ok_or_else(campaign_not_found)
+        store::get_campaign(&mut conn, tenant.id, &key).await?.ok_or_else(campaign_not_found)
     }
 
     /// Changes name, status and/or rotation.
@@ -285,9 +206,7 @@ impl Core {
     ) -> Result<Campaign> {
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
-        let mut c = store::get_campaign(&mut tx, tenant.id, &key)
-            .await?
-            .ok_or_else(campaign_not_found)?;
+        let mut c = store::get_campaign(&mut tx, tenant.id, &key).await?.ok_or_else(campaign_not_found)?;
         if let Some(name) = name {
             c.name = validate_name("name", name)?;
         }
@@ -324,14 +243,10 @@ impl Core {
     ) -> Result<Call> {
         let direction = validate_one_of("direction", direction, DIRECTIONS)?;
         let status = validate_one_of("status", status, CALL_STATUSES)?;
-        let from =
-            E164::parse(from, None).map_err(|e| Error::invalid_field("from", e.to_string()))?;
+        let from = E164::parse(from, None).map_err(|e| Error::invalid_field("from", e.to_string()))?;
         let to = E164::parse(to, None).map_err(|e| Error::invalid_field("to", e.to_string()))?;
         if duration_seconds < 0 {
-            return Err(Error::invalid_field(
-                "durationSeconds",
-                "must not be negative",
-            ));
+            return Err(Error::invalid_field("durationSeconds", "must not be negative"));
         }
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
@@ -342,16 +257,12 @@ impl Core {
         if let Some(a) = assistant {
             store::get_assistant(&mut tx, tenant.id, &Key::Id(a))
                 .await?
-                .ok_or_else(|| {
-                    Error::invalid_field("assistantId", "is not an assistant in this workspace")
-                })?;
+                .ok_or_else(|| Error::invalid_field("assistantId", "is not an assistant in this workspace"))?;
         }
         if let Some(c) = campaign {
             store::get_campaign(&mut tx, tenant.id, &Key::Id(c))
                 .await?
-                .ok_or_else(|| {
-                    Error::invalid_field("campaignId", "is not a campaign in this workspace")
-                })?;
+                .ok_or_else(|| Error::invalid_field("campaignId", "is not a campaign in this workspace"))?;
         }
         let call = Call {
             seq: 0,
@@ -374,12 +285,7 @@ impl Core {
         Ok(call)
     }
 
-    pub async fn list_calls(
-        &self,
-        tenant: Tenant,
-        filter: &CallFilter,
-        page: Page,
-    ) -> Result<Vec<Call>> {
+    pub async fn list_calls(&self, tenant: Tenant, filter: &CallFilter, page: Page) -> Result<Vec<Call>> {
         Ok(store::list_calls(&self.db, tenant.id, filter, page).await?)
     }
 

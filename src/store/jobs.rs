@@ -29,9 +29,7 @@ impl JobStatus {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        [JobStatus::Pending, JobStatus::Done, JobStatus::Failed]
-            .into_iter()
-            .find(|j| j.as_str() == s)
+        [JobStatus::Pending, JobStatus::Done, JobStatus::Failed].into_iter().find(|j| j.as_str() == s)
     }
 }
 
@@ -68,14 +66,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
     })
 }
 
-pub async fn enqueue(
-    conn: &mut AnyConnection,
-    kind: &str,
-    ws: WorkspaceId,
-    number: NumberId,
-    e164: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub async fn enqueue(conn: &mut AnyConnection, kind: &str, ws: WorkspaceId, number: NumberId, e164: &str, now: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO jobs (kind, workspace_id, number_id, e164, status, attempts, run_at, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 'pending', 0, $5, $5, $5)",
@@ -95,8 +86,7 @@ pub async fn enqueue(
 /// re-checked on the locked row, so two workers never hold one lease.
 pub async fn claim(db: &Db, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<Option<Job>> {
     let skip = db.for_update_skip_locked();
-    let ready =
-        "status = 'pending' AND run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
+    let ready = "status = 'pending' AND run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
     let sql = format!(
         "UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1 \
          WHERE id = (SELECT id FROM jobs WHERE {ready} ORDER BY run_at, id LIMIT 1{skip}) AND {ready} \
@@ -112,12 +102,7 @@ pub async fn claim(db: &Db, now: DateTime<Utc>, lease: Duration) -> sqlx::Result
 }
 
 /// Records the outcome of an attempt: done, retry at `retry_at`, or (no retry) parked as failed.
-pub async fn finish(
-    db: &Db,
-    id: i64,
-    outcome: Result<(), (&str, Option<DateTime<Utc>>)>,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub async fn finish(db: &Db, id: i64, outcome: Result<(), (&str, Option<DateTime<Utc>>)>, now: DateTime<Utc>) -> sqlx::Result<()> {
     let (status, run_at, error) = match outcome {
         Ok(()) => (JobStatus::Done, None, None),
         Err((err, Some(retry_at))) => (JobStatus::Pending, Some(retry_at), Some(err)),
@@ -137,35 +122,24 @@ pub async fn finish(
     Ok(())
 }
 
-pub async fn latest_for_number(
-    conn: &mut AnyConnection,
-    number: NumberId,
-) -> sqlx::Result<Option<Job>> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM jobs WHERE number_id = $1 ORDER BY id DESC LIMIT 1"
-    ))
-    .bind(number.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| from_row(&r))
-    .transpose()
+pub async fn latest_for_number(conn: &mut AnyConnection, number: NumberId) -> sqlx::Result<Option<Job>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE number_id = $1 ORDER BY id DESC LIMIT 1"))
+        .bind(number.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
 }
 
 pub async fn list(db: &Db, status: Option<JobStatus>) -> sqlx::Result<Vec<Job>> {
     let rows = match status {
         Some(s) => {
-            sqlx::query(&format!(
-                "SELECT {COLUMNS} FROM jobs WHERE status = $1 ORDER BY id"
-            ))
-            .bind(s.as_str())
-            .fetch_all(&db.pool)
-            .await?
-        }
-        None => {
-            sqlx::query(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id"))
+            sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE status = $1 ORDER BY id"))
+                .bind(s.as_str())
                 .fetch_all(&db.pool)
                 .await?
         }
+        None => sqlx::query(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id")).fetch_all(&db.pool).await?,
     };
     rows.iter().map(from_row).collect()
 }

@@ -30,11 +30,7 @@ pub struct SubscriptionRecord {
 
 impl SubscriptionRecord {
     pub fn billing(&self) -> Billing {
-        Billing {
-            status: self.status,
-            anchor: self.anchor,
-            period_index: self.period_index,
-        }
+        Billing { status: self.status, anchor: self.anchor, period_index: self.period_index }
     }
 
     pub fn current_period(&self) -> Period {
@@ -67,18 +63,13 @@ pub struct NumberRecord {
 
 impl NumberRecord {
     pub fn subscription_status(&self) -> SubscriptionStatus {
-        self.subscription
-            .as_ref()
-            .map_or(SubscriptionStatus::None, |s| s.status)
+        self.subscription.as_ref().map_or(SubscriptionStatus::None, |s| s.status)
     }
 
     /// Whether a period end has fallen due by `now` and not been applied yet.
     pub fn is_due(&self, now: DateTime<Utc>) -> bool {
         self.subscription.as_ref().is_some_and(|s| {
-            matches!(
-                s.status,
-                SubscriptionStatus::Active | SubscriptionStatus::Canceling
-            ) && s.current_period().end <= now
+            matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling) && s.current_period().end <= now
         })
     }
 
@@ -118,10 +109,8 @@ fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
     ) {
         (Some(amount), Some(exponent), Some(currency)) => Ok(Some(Money {
             amount,
-            exponent: i32::try_from(exponent)
-                .map_err(|_| decode_err("price_exponent", &exponent.to_string()))?,
-            currency_code: Currency::parse(&currency)
-                .ok_or_else(|| decode_err("price_currency", &currency))?,
+            exponent: i32::try_from(exponent).map_err(|_| decode_err("price_exponent", &exponent.to_string()))?,
+            currency_code: Currency::parse(&currency).ok_or_else(|| decode_err("price_currency", &currency))?,
         })),
         _ => Ok(None),
     }
@@ -219,12 +208,7 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
     let sub = n.subscription.as_ref();
     // `period_end` only indexes subscriptions the worker must still look at.
     let due = sub
-        .filter(|s| {
-            matches!(
-                s.status,
-                SubscriptionStatus::Active | SubscriptionStatus::Canceling
-            )
-        })
+        .filter(|s| matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling))
         .map(|s| to_micros(s.current_period().end));
     sqlx::query(
         "UPDATE numbers SET nickname = $1, configurations = $2, status = $3, sub_status = $4, period_index = $5, \
@@ -251,12 +235,7 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
 
 /// A number of the workspace that has not been deleted. Inside [`Db::begin_write`] pass
 /// `lock = db.for_update()` to hold the row for the rest of the transaction.
-pub async fn get(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    id: NumberId,
-    lock: &str,
-) -> sqlx::Result<Option<NumberRecord>> {
+pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
     sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}"))
         .bind(id.to_string())
         .bind(ws.to_string())
@@ -267,38 +246,25 @@ pub async fn get(
 }
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
-pub async fn get_by_seq(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    seq: i64,
-    lock: &str,
-) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM numbers WHERE seq = $1 AND workspace_id = $2{lock}"
-    ))
-    .bind(seq)
-    .bind(ws.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| from_row(&r))
-    .transpose()
+pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: &str) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE seq = $1 AND workspace_id = $2{lock}"))
+        .bind(seq)
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
 }
 
 /// Same as [`get`] but finds deleted numbers too (their calls still point at them).
-pub async fn get_any(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    id: NumberId,
-) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2"
-    ))
-    .bind(id.to_string())
-    .bind(ws.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| from_row(&r))
-    .transpose()
+pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2"))
+        .bind(id.to_string())
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
 }
 
 #[derive(Clone, Debug, Default)]
@@ -316,18 +282,9 @@ pub struct NumberFilter {
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page).
-pub async fn list(
-    db: &Db,
-    ws: WorkspaceId,
-    f: &NumberFilter,
-    after_seq: Option<i64>,
-    limit: i64,
-) -> sqlx::Result<Vec<NumberRecord>> {
+pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
     let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM numbers"));
-    sql.push(
-        " WHERE workspace_id = ? AND deleted_at IS NULL",
-        [Bind::Text(ws.to_string())],
-    );
+    sql.push(" WHERE workspace_id = ? AND deleted_at IS NULL", [Bind::Text(ws.to_string())]);
     let text = |v: &str| [Bind::Text(v.to_owned())];
     if let Some(s) = f.status {
         sql.push(" AND status = ?", text(s.as_str()));
@@ -351,25 +308,11 @@ pub async fn list(
     if let Some(s) = f.subscription_status {
         sql.push(" AND sub_status = ?", text(s.as_str()));
     }
-    Page::After {
-        seq: after_seq,
-        limit,
-    }
-    .apply(&mut sql);
-    sql.query()
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(from_row)
-        .collect()
+    Page::After { seq: after_seq, limit }.apply(&mut sql);
+    sql.query().fetch_all(&db.pool).await?.iter().map(from_row).collect()
 }
 
-pub async fn insert_period(
-    conn: &mut AnyConnection,
-    n: &NumberRecord,
-    p: Period,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period, now: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, price_amount, price_exponent, \
          price_currency, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -418,11 +361,7 @@ pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledP
 
 /// Numbers of live workspaces whose current period has ended by `now` (`due <= now`, so downtime
 /// is caught up). A range scan of the `numbers_due` index.
-pub async fn due_live(
-    db: &Db,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
     let rows = sqlx::query(
         "SELECT n.workspace_id, n.id FROM numbers n JOIN workspaces w ON w.id = n.workspace_id \
          WHERE n.sub_status IN ('active', 'canceling') AND n.period_end <= $1 AND w.test_mode = 0 \
@@ -436,12 +375,7 @@ pub async fn due_live(
 }
 
 /// Numbers of one workspace whose current period has ended by `now` (that workspace's clock).
-pub async fn due_in_workspace(
-    db: &Db,
-    ws: WorkspaceId,
-    now: DateTime<Utc>,
-    limit: i64,
-) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
     let rows = sqlx::query(
         "SELECT workspace_id, id FROM numbers WHERE workspace_id = $1 AND sub_status IN ('active', 'canceling') \
          AND period_end <= $2 ORDER BY period_end LIMIT $3",

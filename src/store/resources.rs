@@ -6,18 +6,14 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-pub use super::Page;
 use super::{parsed, parsed_opt, Bind, Db, Sql};
+pub use super::Page;
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CallId, CampaignId, NumberId, WorkspaceId};
 
 /// Takes a number out of every assistant and campaign rotation of its workspace; call history is
 /// deliberately left alone. Runs in the transaction that releases or deletes the number.
-pub async fn detach_number(
-    conn: &mut AnyConnection,
-    number: NumberId,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
+pub async fn detach_number(conn: &mut AnyConnection, number: NumberId, now: DateTime<Utc>) -> sqlx::Result<()> {
     sqlx::query("UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2")
         .bind(to_micros(now))
         .bind(number.to_string())
@@ -53,8 +49,7 @@ pub struct Assistant {
     pub updated_at: DateTime<Utc>,
 }
 
-const ASSISTANT_COLUMNS: &str =
-    "seq, id, workspace_id, name, direction, number_id, created_at, updated_at";
+const ASSISTANT_COLUMNS: &str = "seq, id, workspace_id, name, direction, number_id, created_at, updated_at";
 
 fn assistant_from_row(row: &AnyRow) -> sqlx::Result<Assistant> {
     Ok(Assistant {
@@ -124,66 +119,40 @@ async fn fetch_by_key<U: std::fmt::Display>(
 }
 
 /// Rows of a workspace's table, one page of them.
-async fn list_page(
-    db: &Db,
-    table: &str,
-    columns: &str,
-    ws: WorkspaceId,
-    page: Page,
-) -> sqlx::Result<Vec<AnyRow>> {
+async fn list_page(db: &Db, table: &str, columns: &str, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<AnyRow>> {
     let mut sql = Sql::new(format!("SELECT {columns} FROM {table}"));
     sql.push(" WHERE workspace_id = ?", [Bind::Text(ws.to_string())]);
     page.apply(&mut sql);
     sql.query().fetch_all(&db.pool).await
 }
 
-pub async fn get_assistant(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    key: &Key<AssistantId>,
-) -> sqlx::Result<Option<Assistant>> {
-    fetch_by_key(conn, "assistants", ASSISTANT_COLUMNS, ws, key)
-        .await?
-        .map(|r| assistant_from_row(&r))
-        .transpose()
+pub async fn get_assistant(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<AssistantId>) -> sqlx::Result<Option<Assistant>> {
+    fetch_by_key(conn, "assistants", ASSISTANT_COLUMNS, ws, key).await?.map(|r| assistant_from_row(&r)).transpose()
 }
 
 pub async fn list_assistants(db: &Db, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<Assistant>> {
-    list_page(db, "assistants", ASSISTANT_COLUMNS, ws, page)
-        .await?
-        .iter()
-        .map(assistant_from_row)
-        .collect()
+    list_page(db, "assistants", ASSISTANT_COLUMNS, ws, page).await?.iter().map(assistant_from_row).collect()
 }
 
 pub async fn count(db: &Db, table: &str, ws: WorkspaceId) -> sqlx::Result<i64> {
-    sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"
-    ))
-    .bind(ws.to_string())
-    .fetch_one(&db.pool)
-    .await
+    sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE workspace_id = $1"))
+        .bind(ws.to_string())
+        .fetch_one(&db.pool)
+        .await
 }
 
 pub async fn delete_assistant(conn: &mut AnyConnection, id: AssistantId) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM assistants WHERE id = $1")
-        .bind(id.to_string())
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query("DELETE FROM assistants WHERE id = $1").bind(id.to_string()).execute(&mut *conn).await?;
     Ok(())
 }
 
 /// The inbound assistant a number already serves, if any.
-pub async fn inbound_assistant_of(
-    conn: &mut AnyConnection,
-    number: NumberId,
-) -> sqlx::Result<Option<AssistantId>> {
-    let id: Option<String> = sqlx::query_scalar(
-        "SELECT id FROM assistants WHERE number_id = $1 AND direction = 'inbound'",
-    )
-    .bind(number.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
+pub async fn inbound_assistant_of(conn: &mut AnyConnection, number: NumberId) -> sqlx::Result<Option<AssistantId>> {
+    let id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM assistants WHERE number_id = $1 AND direction = 'inbound'")
+            .bind(number.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
     Ok(id.and_then(|s| s.parse().ok()))
 }
 
@@ -218,12 +187,11 @@ const CAMPAIGN_COLUMNS: &str = "seq, id, workspace_id, name, status, created_at,
 
 async fn campaign_from_row(conn: &mut AnyConnection, row: &AnyRow) -> sqlx::Result<Campaign> {
     let id: CampaignId = parsed(row, "id")?;
-    let numbers: Vec<String> = sqlx::query_scalar(
-        "SELECT number_id FROM campaign_numbers WHERE campaign_id = $1 ORDER BY position",
-    )
-    .bind(id.to_string())
-    .fetch_all(&mut *conn)
-    .await?;
+    let numbers: Vec<String> =
+        sqlx::query_scalar("SELECT number_id FROM campaign_numbers WHERE campaign_id = $1 ORDER BY position")
+            .bind(id.to_string())
+            .fetch_all(&mut *conn)
+            .await?;
     Ok(Campaign {
         seq: row.try_get("seq")?,
         id,
@@ -255,24 +223,18 @@ pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
     Ok(Campaign { seq, ..c.clone() })
 }
 
-pub async fn set_rotation(
-    conn: &mut AnyConnection,
-    campaign: CampaignId,
-    numbers: &[NumberId],
-) -> sqlx::Result<()> {
+pub async fn set_rotation(conn: &mut AnyConnection, campaign: CampaignId, numbers: &[NumberId]) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM campaign_numbers WHERE campaign_id = $1")
         .bind(campaign.to_string())
         .execute(&mut *conn)
         .await?;
     for (position, number) in numbers.iter().enumerate() {
-        sqlx::query(
-            "INSERT INTO campaign_numbers (campaign_id, position, number_id) VALUES ($1, $2, $3)",
-        )
-        .bind(campaign.to_string())
-        .bind(position as i64)
-        .bind(number.to_string())
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query("INSERT INTO campaign_numbers (campaign_id, position, number_id) VALUES ($1, $2, $3)")
+            .bind(campaign.to_string())
+            .bind(position as i64)
+            .bind(number.to_string())
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
@@ -288,11 +250,7 @@ pub async fn update_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
     Ok(())
 }
 
-pub async fn get_campaign(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    key: &Key<CampaignId>,
-) -> sqlx::Result<Option<Campaign>> {
+pub async fn get_campaign(conn: &mut AnyConnection, ws: WorkspaceId, key: &Key<CampaignId>) -> sqlx::Result<Option<Campaign>> {
     match fetch_by_key(conn, "campaigns", CAMPAIGN_COLUMNS, ws, key).await? {
         Some(row) => Ok(Some(campaign_from_row(conn, &row).await?)),
         None => Ok(None),
@@ -331,8 +289,7 @@ pub struct Call {
     pub created_at: DateTime<Utc>,
 }
 
-const CALL_COLUMNS: &str =
-    "seq, id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, \
+const CALL_COLUMNS: &str = "seq, id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, \
     assistant_id, campaign_id, status, started_at, duration_seconds, created_at";
 
 fn call_from_row(row: &AnyRow) -> sqlx::Result<Call> {
@@ -409,10 +366,7 @@ fn calls_where(select: String, ws: WorkspaceId, f: &CallFilter) -> Sql {
     }
     if let Some(p) = &f.phone_number {
         let p = Bind::Text(p.clone());
-        sql.push(
-            " AND (number_e164 = ? OR from_e164 = ? OR to_e164 = ?)",
-            [p.clone(), p.clone(), p],
-        );
+        sql.push(" AND (number_e164 = ? OR from_e164 = ? OR to_e164 = ?)", [p.clone(), p.clone(), p]);
     }
     if let Some(a) = f.assistant_id {
         sql.push(" AND assistant_id = ?", text(a.to_string()));
@@ -430,20 +384,10 @@ fn calls_where(select: String, ws: WorkspaceId, f: &CallFilter) -> Sql {
 }
 
 /// Calls matching `f`, one page of them.
-pub async fn list_calls(
-    db: &Db,
-    ws: WorkspaceId,
-    f: &CallFilter,
-    page: Page,
-) -> sqlx::Result<Vec<Call>> {
+pub async fn list_calls(db: &Db, ws: WorkspaceId, f: &CallFilter, page: Page) -> sqlx::Result<Vec<Call>> {
     let mut sql = calls_where(format!("SELECT {CALL_COLUMNS} FROM calls"), ws, f);
     page.apply(&mut sql);
-    sql.query()
-        .fetch_all(&db.pool)
-        .await?
-        .iter()
-        .map(call_from_row)
-        .collect()
+    sql.query().fetch_all(&db.pool).await?.iter().map(call_from_row).collect()
 }
 
 /// How many calls match `f` in all (for page counts).

@@ -28,16 +28,10 @@ impl Counter {
 /// Hands out the workspace's next id for `counter`, in the caller's transaction: the update locks
 /// the workspace row until commit on PostgreSQL (SQLite writers already hold the write lock), so
 /// concurrent inserts of one workspace take distinct ids, and a rolled-back insert returns its id.
-pub(crate) async fn next(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    counter: Counter,
-) -> sqlx::Result<i64> {
+pub(crate) async fn next(conn: &mut AnyConnection, ws: WorkspaceId, counter: Counter) -> sqlx::Result<i64> {
     let col = counter.column();
-    sqlx::query_scalar(&format!(
-        "UPDATE workspaces SET {col} = {col} + 1 WHERE id = $1 RETURNING {col}"
-    ))
-    .bind(ws.to_string())
-    .fetch_one(&mut *conn)
-    .await
+    sqlx::query_scalar(&format!("UPDATE workspaces SET {col} = {col} + 1 WHERE id = $1 RETURNING {col}"))
+        .bind(ws.to_string())
+        .fetch_one(&mut *conn)
+        .await
 }

@@ -47,10 +47,7 @@ fn hash_key(secret: &str) -> String {
 fn mint_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
-    format!(
-        "{KEY_PREFIX}{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    )
+    format!("{KEY_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
 /// Whether a presented key has the shape of one of ours, so garbage is told apart from an
@@ -58,9 +55,7 @@ fn mint_key() -> String {
 pub fn looks_like_key(secret: &str) -> bool {
     secret.len() == KEY_PREFIX.len() + 43
         && secret.starts_with(KEY_PREFIX)
-        && secret[KEY_PREFIX.len()..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        && secret[KEY_PREFIX.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn workspace_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Workspace> {
@@ -75,12 +70,7 @@ fn workspace_from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<Workspace> {
 
 const WORKSPACE_COLUMNS: &str = "id, name, test_mode, clock_at, created_at";
 
-pub async fn create_workspace(
-    db: &Db,
-    name: &str,
-    test_mode: bool,
-    now: DateTime<Utc>,
-) -> anyhow::Result<(Workspace, NewKey)> {
+pub async fn create_workspace(db: &Db, name: &str, test_mode: bool, now: DateTime<Utc>) -> anyhow::Result<(Workspace, NewKey)> {
     let mut tx = db.begin_write().await?;
     let id = WorkspaceId::new();
     sqlx::query("INSERT INTO workspaces (id, name, test_mode, clock_at, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -93,21 +83,11 @@ pub async fn create_workspace(
         .await?;
     let key = insert_key(&mut tx, id, now).await?;
     tx.commit().await?;
-    let ws = Workspace {
-        id,
-        name: name.to_owned(),
-        test_mode,
-        clock_at: test_mode.then_some(now),
-        created_at: now,
-    };
+    let ws = Workspace { id, name: name.to_owned(), test_mode, clock_at: test_mode.then_some(now), created_at: now };
     Ok((ws, key))
 }
 
-async fn insert_key(
-    conn: &mut AnyConnection,
-    workspace: WorkspaceId,
-    now: DateTime<Utc>,
-) -> sqlx::Result<NewKey> {
+async fn insert_key(conn: &mut AnyConnection, workspace: WorkspaceId, now: DateTime<Utc>) -> sqlx::Result<NewKey> {
     let id = AccessKeyId::new();
     let secret = mint_key();
     sqlx::query("INSERT INTO access_keys (id, workspace_id, key_hash, key_prefix, created_at) VALUES ($1, $2, $3, $4, $5)")
@@ -121,25 +101,16 @@ async fn insert_key(
     Ok(NewKey { id, secret })
 }
 
-pub async fn get_workspace(
-    conn: &mut AnyConnection,
-    id: WorkspaceId,
-) -> sqlx::Result<Option<Workspace>> {
-    sqlx::query(&format!(
-        "SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"
-    ))
-    .bind(id.to_string())
-    .fetch_optional(&mut *conn)
-    .await?
-    .map(|r| workspace_from_row(&r))
-    .transpose()
+pub async fn get_workspace(conn: &mut AnyConnection, id: WorkspaceId) -> sqlx::Result<Option<Workspace>> {
+    sqlx::query(&format!("SELECT {WORKSPACE_COLUMNS} FROM workspaces WHERE id = $1"))
+        .bind(id.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| workspace_from_row(&r))
+        .transpose()
 }
 
-pub async fn create_key(
-    db: &Db,
-    workspace: WorkspaceId,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Option<NewKey>> {
+pub async fn create_key(db: &Db, workspace: WorkspaceId, now: DateTime<Utc>) -> anyhow::Result<Option<NewKey>> {
     let mut tx = db.begin_write().await?;
     if get_workspace(&mut tx, workspace).await?.is_none() {
         return Ok(None);
@@ -151,12 +122,11 @@ pub async fn create_key(
 
 /// Revokes a key; `false` if no such key exists. Revoking twice keeps the first time.
 pub async fn revoke_key(db: &Db, key: AccessKeyId, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let done =
-        sqlx::query("UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
-            .bind(to_micros(now))
-            .bind(key.to_string())
-            .execute(&db.pool)
-            .await?;
+    let done = sqlx::query("UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+        .bind(to_micros(now))
+        .bind(key.to_string())
+        .execute(&db.pool)
+        .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -172,9 +142,7 @@ pub async fn list_keys(db: &Db, workspace: WorkspaceId) -> sqlx::Result<Vec<Acce
                 workspace_id: parsed(row, "workspace_id")?,
                 prefix: row.try_get("key_prefix")?,
                 created_at: from_micros(row.try_get("created_at")?),
-                revoked_at: row
-                    .try_get::<Option<i64>, _>("revoked_at")?
-                    .map(from_micros),
+                revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(from_micros),
             })
         })
         .collect()
@@ -194,9 +162,7 @@ pub async fn authenticate(db: &Db, secret: &str) -> sqlx::Result<KeyLookup> {
     .bind(hash_key(secret))
     .fetch_optional(&db.pool)
     .await?;
-    let Some(row) = row else {
-        return Ok(KeyLookup::Unknown);
-    };
+    let Some(row) = row else { return Ok(KeyLookup::Unknown) };
     if row.try_get::<Option<i64>, _>("revoked_at")?.is_some() {
         return Ok(KeyLookup::Revoked);
     }
@@ -205,20 +171,13 @@ pub async fn authenticate(db: &Db, secret: &str) -> sqlx::Result<KeyLookup> {
 
 /// Moves a test clock forward to `to`. Returns the clock before the move, or `None` when `to`
 /// lies in the clock's past (clocks never go back).
-pub async fn advance_clock(
-    conn: &mut AnyConnection,
-    ws: WorkspaceId,
-    to: DateTime<Utc>,
-) -> sqlx::Result<Option<DateTime<Utc>>> {
-    let before: Option<i64> =
-        sqlx::query_scalar("SELECT clock_at FROM workspaces WHERE id = $1 AND test_mode = 1")
-            .bind(ws.to_string())
-            .fetch_optional(&mut *conn)
-            .await?
-            .flatten();
-    let Some(before) = before else {
-        return Ok(None);
-    };
+pub async fn advance_clock(conn: &mut AnyConnection, ws: WorkspaceId, to: DateTime<Utc>) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let before: Option<i64> = sqlx::query_scalar("SELECT clock_at FROM workspaces WHERE id = $1 AND test_mode = 1")
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .flatten();
+    let Some(before) = before else { return Ok(None) };
     let moved = sqlx::query("UPDATE workspaces SET clock_at = $1 WHERE id = $2 AND clock_at <= $1")
         .bind(to_micros(to))
         .bind(ws.to_string())
@@ -229,11 +188,9 @@ pub async fn advance_clock(
 
 /// Test-mode workspaces and their clocks (the worker settles each by its own time).
 pub async fn test_clocks(db: &Db) -> sqlx::Result<Vec<(WorkspaceId, DateTime<Utc>)>> {
-    let rows = sqlx::query(
-        "SELECT id, clock_at FROM workspaces WHERE test_mode = 1 AND clock_at IS NOT NULL",
-    )
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = sqlx::query("SELECT id, clock_at FROM workspaces WHERE test_mode = 1 AND clock_at IS NOT NULL")
+        .fetch_all(&db.pool)
+        .await?;
     rows.iter()
         .map(|r| Ok((parsed(r, "id")?, from_micros(r.try_get("clock_at")?))))
         .collect()

@@ -6,12 +6,7 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
 
-both_backends!(
-    every_bad_credential_is_a_json_401,
-    both_schemes_work_everywhere,
-    other_workspaces_are_404,
-    revoked_keys_stop_working
-);
+both_backends!(every_bad_credential_is_a_json_401, both_schemes_work_everywhere, other_workspaces_are_404, revoked_keys_stop_working);
 
 async fn every_bad_credential_is_a_json_401(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -22,14 +17,8 @@ async fn every_bad_credential_is_a_json_401(b: Backend) {
         (Some("Basic dXNlcjpwYXNz"), "malformed_authorization"),
         (Some("AccessKey"), "malformed_access_key"),
         (Some("AccessKey not-a-key"), "malformed_access_key"),
-        (
-            Some("Bearer nbd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-            "invalid_access_key",
-        ),
-        (
-            Some("AccessKey nbd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
-            "invalid_access_key",
-        ),
+        (Some("Bearer nbd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "invalid_access_key"),
+        (Some("AccessKey nbd_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"), "invalid_access_key"),
     ];
     for (auth, code) in cases {
         let (status, body) = app.raw(Method::GET, &path, auth, None).await;
@@ -45,14 +34,7 @@ async fn both_schemes_work_everywhere(b: Backend) {
     let ws = app.workspace(false).await;
     for scheme in ["AccessKey", "Bearer", "accesskey", "bearer"] {
         let auth = format!("{scheme} {}", ws.key);
-        let (status, _) = app
-            .raw(
-                Method::GET,
-                &format!("/workspaces/{}/numbers", ws.id),
-                Some(&auth),
-                None,
-            )
-            .await;
+        let (status, _) = app.raw(Method::GET, &format!("/workspaces/{}/numbers", ws.id), Some(&auth), None).await;
         assert_eq!(status, StatusCode::OK, "{scheme}");
     }
 }
@@ -61,21 +43,15 @@ async fn other_workspaces_are_404(b: Backend) {
     let app = TestApp::spawn(b).await;
     let mine = app.workspace(false).await;
     let theirs = app.workspace(false).await;
-    let their_number = theirs
-        .register(json!({ "number": "+14155550100", "kind": "sip" }))
-        .await;
+    let their_number = theirs.register(json!({ "number": "+14155550100", "kind": "sip" })).await;
     let their_id = their_number["id"].as_str().unwrap();
 
     // Their workspace id in the path: 404, not 403, and none of their data.
-    let (status, body) = mine
-        .get(&format!("/workspaces/{}/numbers", theirs.id))
-        .await;
+    let (status, body) = mine.get(&format!("/workspaces/{}/numbers", theirs.id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["code"], "workspace_not_found");
     assert!(!body.to_string().contains("+14155550100"));
-    let (status, _) = mine
-        .get(&format!("/workspaces/{}/numbers/{their_id}", theirs.id))
-        .await;
+    let (status, _) = mine.get(&format!("/workspaces/{}/numbers/{their_id}", theirs.id)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Their number id under my workspace: 404 for every verb.
@@ -83,10 +59,7 @@ async fn other_workspaces_are_404(b: Backend) {
         (Method::GET, format!("./numbers/{their_id}")),
         (Method::PATCH, format!("./numbers/{their_id}")),
         (Method::DELETE, format!("./numbers/{their_id}")),
-        (
-            Method::POST,
-            format!("./numbers/{their_id}/cancel-subscription"),
-        ),
+        (Method::POST, format!("./numbers/{their_id}/cancel-subscription")),
         (Method::GET, format!("./endpoints/{their_id}/subscriptions")),
     ] {
         let body = (method == Method::PATCH).then(|| json!({ "nickname": "mine now" }));
@@ -108,21 +81,11 @@ async fn revoked_keys_stop_working(b: Backend) {
     let ws = app.workspace(false).await;
     let db = &app.running.core.db;
     let ws_id = ws.id.parse().unwrap();
-    let second = numberd::store::workspaces::create_key(db, ws_id, chrono::Utc::now())
-        .await
-        .unwrap()
-        .unwrap();
+    let second = numberd::store::workspaces::create_key(db, ws_id, chrono::Utc::now()).await.unwrap().unwrap();
     let auth = format!("Bearer {}", second.secret);
     let path = format!("/workspaces/{}/numbers", ws.id);
-    assert_eq!(
-        app.raw(Method::GET, &path, Some(&auth), None).await.0,
-        StatusCode::OK
-    );
-    assert!(
-        numberd::store::workspaces::revoke_key(db, second.id, chrono::Utc::now())
-            .await
-            .unwrap()
-    );
+    assert_eq!(app.raw(Method::GET, &path, Some(&auth), None).await.0, StatusCode::OK);
+    assert!(numberd::store::workspaces::revoke_key(db, second.id, chrono::Utc::now()).await.unwrap());
     let (status, body) = app.raw(Method::GET, &path, Some(&auth), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(body.contains("access_key_revoked"), "{body}");

@@ -36,8 +36,7 @@ macro_rules! both_backends {
 }
 
 pub fn postgres_base_url() -> String {
-    std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// A database nobody else uses: a temp SQLite file, or a new PostgreSQL schema reached through
@@ -53,10 +52,7 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("numberd.db").display());
-                TestDb {
-                    url,
-                    _dir: Some(dir),
-                }
+                TestDb { url, _dir: Some(dir) }
             }
             Backend::Postgres => {
                 use sqlx::Connection;
@@ -68,26 +64,16 @@ impl TestDb {
                     ),
                 };
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                sqlx::query(&format!("CREATE SCHEMA {schema}"))
-                    .execute(&mut conn)
-                    .await
-                    .expect("create schema");
+                sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut conn).await.expect("create schema");
                 let sep = if base.contains('?') { '&' } else { '?' };
-                TestDb {
-                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                    _dir: None,
-                }
+                TestDb { url: format!("{base}{sep}options=-c%20search_path%3D{schema}"), _dir: None }
             }
         }
     }
 }
 
 pub fn test_config(db_url: &str) -> Config {
-    let mut c = Config {
-        database_url: db_url.into(),
-        listen: "127.0.0.1:0".parse().unwrap(),
-        ..Config::default()
-    };
+    let mut c = Config { database_url: db_url.into(), listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
     // Tests drive period ends through test clocks and explicit sweeps; no background ticks.
     c.worker.enabled = false;
     c.database.max_connections = 8;
@@ -107,16 +93,13 @@ pub struct ShiftedClock {
 
 impl ShiftedClock {
     pub fn shift(&self, by: chrono::Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
+        self.offset_ms.fetch_add(by.num_milliseconds(), std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 impl Clock for ShiftedClock {
     fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        let offset = chrono::Duration::milliseconds(
-            self.offset_ms.load(std::sync::atomic::Ordering::SeqCst),
-        );
+        let offset = chrono::Duration::milliseconds(self.offset_ms.load(std::sync::atomic::Ordering::SeqCst));
         truncate(chrono::Utc::now() + offset)
     }
 }
@@ -140,48 +123,22 @@ impl TestApp {
         let db = TestDb::new(backend).await;
         let mut config = test_config(&db.url);
         tweak(&mut config);
-        Self::start(
-            db,
-            config,
-            Arc::new(ScriptedCarrier::new()),
-            Arc::new(ShiftedClock::default()),
-        )
-        .await
+        Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 
     /// numberd started on a database a test prepared (e.g. left at an older migration).
     pub async fn spawn_on(db: TestDb) -> TestApp {
         let config = test_config(&db.url);
-        Self::start(
-            db,
-            config,
-            Arc::new(ScriptedCarrier::new()),
-            Arc::new(ShiftedClock::default()),
-        )
-        .await
+        Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 
     /// Another node on the same database (and the same scripted carrier).
     pub async fn another_node(&self) -> TestApp {
-        let db = TestDb {
-            url: self.db.url.clone(),
-            _dir: None,
-        };
-        Self::start(
-            db,
-            self.config.clone(),
-            self.carrier.clone(),
-            self.clock.clone(),
-        )
-        .await
+        let db = TestDb { url: self.db.url.clone(), _dir: None };
+        Self::start(db, self.config.clone(), self.carrier.clone(), self.clock.clone()).await
     }
 
-    async fn start(
-        db: TestDb,
-        config: Config,
-        carrier: Arc<ScriptedCarrier>,
-        clock: Arc<ShiftedClock>,
-    ) -> TestApp {
+    async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>, clock: Arc<ShiftedClock>) -> TestApp {
         let pool = app::connect(&config).await.expect("connect and migrate");
         let core = app::core(&config, pool, clock.clone(), carrier.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -199,42 +156,24 @@ impl TestApp {
 
     /// A new workspace with one access key, created the way `numberd workspace create` does.
     pub async fn workspace(&self, test_mode: bool) -> Ws {
-        let (ws, key) = workspaces::create_workspace(
-            &self.running.core.db,
-            "Test",
-            test_mode,
-            chrono::Utc::now(),
-        )
-        .await
-        .expect("create workspace");
+        let (ws, key) = workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now())
+            .await
+            .expect("create workspace");
         self.as_workspace(ws.id.to_string(), key.secret)
     }
 
     /// Calls the API as an existing workspace with one of its keys.
     pub fn as_workspace(&self, id: String, key: String) -> Ws {
-        Ws {
-            id,
-            key,
-            app: self.base.clone(),
-            http: self.http.clone(),
-        }
+        Ws { id, key, app: self.base.clone(), http: self.http.clone() }
     }
 
-    pub async fn raw(
-        &self,
-        method: Method,
-        path: &str,
-        auth: Option<&str>,
-        body: Option<&str>,
-    ) -> (StatusCode, String) {
+    pub async fn raw(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&str>) -> (StatusCode, String) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
         if let Some(b) = body {
-            req = req
-                .header("content-type", "application/json")
-                .body(b.to_owned());
+            req = req.header("content-type", "application/json").body(b.to_owned());
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
@@ -260,27 +199,16 @@ impl Ws {
         }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut req = self
-            .http
-            .request(method, self.url(path))
-            .header("authorization", format!("AccessKey {}", self.key));
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, self.url(path)).header("authorization", format!("AccessKey {}", self.key));
         if let Some(b) = body {
             req = req.json(&b);
         }
         let resp = req.send().await.expect("request");
         let status = resp.status();
         let text = resp.text().await.unwrap();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text)
-                .unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
+        let json = if text.is_empty() { Value::Null } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{status}: body is not JSON: {text}"))
         };
         (status, json)
     }
@@ -309,8 +237,7 @@ impl Ws {
     }
 
     pub async fn advance(&self, to: &str) -> (StatusCode, Value) {
-        self.post("./test-clock/advance", serde_json::json!({ "to": to }))
-            .await
+        self.post("./test-clock/advance", serde_json::json!({ "to": to })).await
     }
 
     pub async fn clock(&self) -> chrono::DateTime<chrono::Utc> {
@@ -322,10 +249,7 @@ impl Ws {
 /// Bird's `Number` schema (OpenAPI 3.0) as a JSON Schema validator: `nullable` becomes a `null`
 /// alternative, and `$ref`s resolve inside the Bird document.
 pub fn bird_number_validator() -> jsonschema::Validator {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/reference/bird/numbers-cancel-subscription.openapi.json"
-    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/reference/bird/numbers-cancel-subscription.openapi.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     fn nullable_to_type(v: &mut Value) {
@@ -336,10 +260,7 @@ pub fn bird_number_validator() -> jsonschema::Validator {
                         map.insert("type".into(), serde_json::json!([t, "null"]));
                     } else {
                         let inner = Value::Object(std::mem::take(map));
-                        map.insert(
-                            "anyOf".into(),
-                            serde_json::json!([inner, { "type": "null" }]),
-                        );
+                        map.insert("anyOf".into(), serde_json::json!([inner, { "type": "null" }]));
                         return;
                     }
                 }
@@ -366,12 +287,6 @@ pub fn bird_number_validator() -> jsonschema::Validator {
 }
 
 pub fn assert_bird_number(validator: &jsonschema::Validator, n: &Value) {
-    let errors: Vec<String> = validator
-        .iter_errors(n)
-        .map(|e| format!("{} at {}", e, e.instance_path))
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "not a valid Bird Number: {errors:#?}\n{n:#}"
-    );
+    let errors: Vec<String> = validator.iter_errors(n).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    assert!(errors.is_empty(), "not a valid Bird Number: {errors:#?}\n{n:#}");
 }

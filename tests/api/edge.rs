@@ -37,16 +37,8 @@ async fn every_response_forbids_sniffing_and_caching(b: Backend) {
             }
             let resp = req.send().await.unwrap();
             let status = resp.status();
-            assert_eq!(
-                resp.headers()["x-content-type-options"],
-                "nosniff",
-                "GET {path} ({status})"
-            );
-            assert_eq!(
-                resp.headers()["cache-control"],
-                "no-store",
-                "GET {path} ({status})"
-            );
+            assert_eq!(resp.headers()["x-content-type-options"], "nosniff", "GET {path} ({status})");
+            assert_eq!(resp.headers()["cache-control"], "no-store", "GET {path} ({status})");
         }
     }
 }
@@ -55,26 +47,10 @@ async fn unauthorized_answers_name_the_scheme(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
     for (path, auth, challenge) in [
-        (
-            format!("/workspaces/{}/numbers", ws.id),
-            None,
-            "AccessKey realm=\"numberd\", Bearer realm=\"numberd\"",
-        ),
-        (
-            format!("/workspaces/{}/numbers", ws.id),
-            Some("AccessKey nope"),
-            "AccessKey realm=\"numberd\", Bearer realm=\"numberd\"",
-        ),
-        (
-            "/api/user/phone-numbers/all".to_string(),
-            None,
-            "Bearer realm=\"numberd\"",
-        ),
-        (
-            "/api/user/assistants/get".to_string(),
-            Some("Bearer nope"),
-            "Bearer realm=\"numberd\"",
-        ),
+        (format!("/workspaces/{}/numbers", ws.id), None, "AccessKey realm=\"numberd\", Bearer realm=\"numberd\""),
+        (format!("/workspaces/{}/numbers", ws.id), Some("AccessKey nope"), "AccessKey realm=\"numberd\", Bearer realm=\"numberd\""),
+        ("/api/user/phone-numbers/all".to_string(), None, "Bearer realm=\"numberd\""),
+        ("/api/user/assistants/get".to_string(), Some("Bearer nope"), "Bearer realm=\"numberd\""),
     ] {
         let mut req = app.http.get(format!("{}{path}", app.base));
         if let Some(a) = auth {
@@ -97,24 +73,14 @@ async fn autocalls_routing_errors_speak_laravel(b: Backend) {
     ] {
         let (got, text) = app.raw(method.clone(), path, Some(&auth), None).await;
         assert_eq!(got.as_u16(), status, "{method} {path}: {text}");
-        let body: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
-        assert!(
-            body["message"].as_str().is_some_and(|m| m.len() >= 5),
-            "{method} {path}: {body}"
-        );
-        assert!(
-            body.get("code").is_none(),
-            "{method} {path}: the native shape leaked: {body}"
-        );
+        let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
+        assert!(body["message"].as_str().is_some_and(|m| m.len() >= 5), "{method} {path}: {body}");
+        assert!(body.get("code").is_none(), "{method} {path}: the native shape leaked: {body}");
     }
     // The native API keeps its own shape.
     let (got, text) = app.raw(Method::GET, "/workspaces", Some(&auth), None).await;
     assert_eq!(got, StatusCode::NOT_FOUND);
-    assert_eq!(
-        serde_json::from_str::<Value>(&text).unwrap()["code"],
-        "route_not_found"
-    );
+    assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["code"], "route_not_found");
 }
 
 /// The server used to answer before reading a too-large body and close the connection with the
@@ -123,38 +89,14 @@ async fn oversized_bodies_always_get_their_413(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
     let auth = format!("AccessKey {}", ws.key);
-    let big = format!(
-        "{{\"number\": \"+14155550100\", \"nickname\": \"{}\"}}",
-        "x".repeat(400_000)
-    );
+    let big = format!("{{\"number\": \"+14155550100\", \"nickname\": \"{}\"}}", "x".repeat(400_000));
     for round in 0..30 {
-        let (status, text) = app
-            .raw(
-                Method::POST,
-                &format!("/workspaces/{}/numbers", ws.id),
-                Some(&auth),
-                Some(&big),
-            )
-            .await;
-        assert_eq!(
-            status,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "round {round}: {text}"
-        );
-        assert_eq!(
-            serde_json::from_str::<Value>(&text).unwrap()["code"],
-            "payload_too_large"
-        );
+        let (status, text) = app.raw(Method::POST, &format!("/workspaces/{}/numbers", ws.id), Some(&auth), Some(&big)).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "round {round}: {text}");
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["code"], "payload_too_large");
     }
     let bearer = format!("Bearer {}", ws.key);
-    let (status, text) = app
-        .raw(
-            Method::POST,
-            "/api/user/assistant",
-            Some(&bearer),
-            Some(&big),
-        )
-        .await;
+    let (status, text) = app.raw(Method::POST, "/api/user/assistant", Some(&bearer), Some(&big)).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
 }
 
@@ -175,31 +117,18 @@ async fn slow_and_idle_clients_are_disconnected(b: Backend) {
         ws.id, ws.key
     );
     let idle_after_request = "GET /healthz HTTP/1.1\r\nHost: numberd\r\n\r\n".to_string();
-    for (what, sent) in [
-        ("partial headers", partial_headers),
-        ("partial body", partial_body),
-        ("idle keep-alive", idle_after_request),
-    ] {
+    for (what, sent) in [("partial headers", partial_headers), ("partial body", partial_body), ("idle keep-alive", idle_after_request)] {
         let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
         conn.write_all(sent.as_bytes()).await.unwrap();
         let started = Instant::now();
         let mut got = Vec::new();
         let read = tokio::time::timeout(Duration::from_secs(5), conn.read_to_end(&mut got)).await;
-        assert!(
-            read.is_ok(),
-            "{what}: the connection is still open after 5 s"
-        );
+        assert!(read.is_ok(), "{what}: the connection is still open after 5 s");
         let got = String::from_utf8_lossy(&got);
-        assert!(
-            started.elapsed() >= Duration::from_millis(250),
-            "{what}: closed before its timeout: {got}"
-        );
+        assert!(started.elapsed() >= Duration::from_millis(250), "{what}: closed before its timeout: {got}");
         assert!(!got.starts_with("HTTP/1.1 5"), "{what}: {got}");
         if what == "idle keep-alive" {
-            assert!(
-                got.starts_with("HTTP/1.1 200"),
-                "the request before the idle wait was answered: {got}"
-            );
+            assert!(got.starts_with("HTTP/1.1 200"), "the request before the idle wait was answered: {got}");
         }
     }
 }
@@ -208,10 +137,7 @@ async fn slow_and_idle_clients_are_disconnected(b: Backend) {
 /// or from `X-Forwarded-*` sent by a trusted proxy, or else the address the server was reached on.
 async fn page_urls_never_come_from_the_host_header(b: Backend) {
     async fn first_page_url(app: &TestApp, key: &str, headers: &[(&str, &str)]) -> String {
-        let mut req = app
-            .http
-            .get(format!("{}/api/user/assistants/get", app.base))
-            .header("authorization", format!("Bearer {key}"));
+        let mut req = app.http.get(format!("{}/api/user/assistants/get", app.base)).header("authorization", format!("Bearer {key}"));
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -220,43 +146,23 @@ async fn page_urls_never_come_from_the_host_header(b: Backend) {
         let page: Value = resp.json().await.unwrap();
         page["first_page_url"].as_str().unwrap().to_owned()
     }
-    let spoof = [
-        ("host", "evil.example"),
-        ("x-forwarded-host", "evil.example"),
-        ("x-forwarded-proto", "https"),
-    ];
+    let spoof = [("host", "evil.example"), ("x-forwarded-host", "evil.example"), ("x-forwarded-proto", "https")];
 
     let plain = TestApp::spawn(b).await;
     let ws = plain.workspace(false).await;
     let url = first_page_url(&plain, &ws.key, &spoof).await;
-    assert_eq!(
-        url,
-        format!(
-            "http://{}/api/user/assistants/get?page=1",
-            plain.running.addr
-        )
-    );
+    assert_eq!(url, format!("http://{}/api/user/assistants/get?page=1", plain.running.addr));
 
     let untrusted = TestApp::spawn_with(b, |c| c.trusted_proxies = vec!["10.0.0.0/8".into()]).await;
     let ws = untrusted.workspace(false).await;
     let url = first_page_url(&untrusted, &ws.key, &spoof).await;
-    assert!(
-        !url.contains("evil.example") && url.starts_with("http://127.0.0.1:"),
-        "{url}"
-    );
+    assert!(!url.contains("evil.example") && url.starts_with("http://127.0.0.1:"), "{url}");
 
-    let behind_proxy =
-        TestApp::spawn_with(b, |c| c.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    let behind_proxy = TestApp::spawn_with(b, |c| c.trusted_proxies = vec!["127.0.0.1".into()]).await;
     let ws = behind_proxy.workspace(false).await;
-    let forwarded = [
-        ("x-forwarded-host", "numbers.example.com"),
-        ("x-forwarded-proto", "https"),
-    ];
+    let forwarded = [("x-forwarded-host", "numbers.example.com"), ("x-forwarded-proto", "https")];
     let url = first_page_url(&behind_proxy, &ws.key, &forwarded).await;
-    assert_eq!(
-        url,
-        "https://numbers.example.com/api/user/assistants/get?page=1"
-    );
+    assert_eq!(url, "https://numbers.example.com/api/user/assistants/get?page=1");
 
     let configured = TestApp::spawn_with(b, |c| {
         c.public_url = Some("https://numbers.example.com/".into());
@@ -265,8 +171,5 @@ async fn page_urls_never_come_from_the_host_header(b: Backend) {
     .await;
     let ws = configured.workspace(false).await;
     let url = first_page_url(&configured, &ws.key, &spoof).await;
-    assert_eq!(
-        url, "https://numbers.example.com/api/user/assistants/get?page=1",
-        "public_url wins over every header"
-    );
+    assert_eq!(url, "https://numbers.example.com/api/user/assistants/get?page=1", "public_url wins over every header");
 }

@@ -10,11 +10,7 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::{Backend, TestApp, TestDb, Ws};
 
-both_backends!(
-    ids_count_per_workspace,
-    ids_survive_the_migration,
-    concurrent_creates_take_distinct_ids
-);
+both_backends!(ids_count_per_workspace, ids_survive_the_migration, concurrent_creates_take_distinct_ids);
 
 /// Creates one of each resource natively and returns their `autocallsId`s
 /// (number, assistant, campaign, call).
@@ -22,55 +18,27 @@ async fn one_of_each(ws: &Ws, e164: &str) -> [i64; 4] {
     let number = ws.register(json!({ "number": e164, "kind": "sip" })).await;
     let created = |(status, body): (StatusCode, Value)| {
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["autocallsId"]
-            .as_i64()
-            .unwrap_or_else(|| panic!("no autocallsId: {body}"))
+        body["autocallsId"].as_i64().unwrap_or_else(|| panic!("no autocallsId: {body}"))
     };
-    let assistant = created(
-        ws.post(
-            "./assistants",
-            json!({ "name": "Reception", "direction": "outbound" }),
-        )
-        .await,
-    );
-    let campaign = created(
-        ws.post(
-            "./campaigns",
-            json!({ "name": "Spring", "numberIds": [number["id"]] }),
-        )
-        .await,
-    );
+    let assistant = created(ws.post("./assistants", json!({ "name": "Reception", "direction": "outbound" })).await);
+    let campaign = created(ws.post("./campaigns", json!({ "name": "Spring", "numberIds": [number["id"]] })).await);
     let call = created(
-        ws.post("./calls", json!({ "direction": "outbound", "from": e164, "to": "+12125550123", "numberId": number["id"],
-            "status": "completed" }))
-            .await,
+        ws.post(
+            "./calls",
+            json!({ "direction": "outbound", "from": e164, "to": "+12125550123", "numberId": number["id"],
+            "status": "completed" }),
+        )
+        .await,
     );
-    [
-        number["autocallsId"].as_i64().unwrap(),
-        assistant,
-        campaign,
-        call,
-    ]
+    [number["autocallsId"].as_i64().unwrap(), assistant, campaign, call]
 }
 
 const NICKNAME: &str = r#"{"nickname": "Front desk"}"#;
 
 /// An Autocalls-dialect request as the workspace.
-async fn dialect(
-    app: &TestApp,
-    ws: &Ws,
-    method: Method,
-    path: &str,
-    body: Option<&str>,
-) -> (StatusCode, Value) {
-    let (status, text) = app
-        .raw(method, path, Some(&format!("Bearer {}", ws.key)), body)
-        .await;
-    (
-        status,
-        serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{path} → {status}: not JSON: {text}")),
-    )
+async fn dialect(app: &TestApp, ws: &Ws, method: Method, path: &str, body: Option<&str>) -> (StatusCode, Value) {
+    let (status, text) = app.raw(method, path, Some(&format!("Bearer {}", ws.key)), body).await;
+    (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path} → {status}: not JSON: {text}")))
 }
 
 async fn ids_count_per_workspace(b: Backend) {
@@ -88,67 +56,21 @@ async fn ids_count_per_workspace(b: Backend) {
 
     // The same integer names each workspace's own resource in the dialect; ids only the busy
     // workspace has reached are not found in the quiet one.
-    let (status, quiet_3) = dialect(
-        &app,
-        &quiet,
-        Method::PUT,
-        "/api/user/phone-numbers/3",
-        Some(NICKNAME),
-    )
-    .await;
-    assert_eq!(
-        (status, &quiet_3["data"]["phone_number"]),
-        (StatusCode::OK, &json!("+14155550102"))
-    );
-    let (status, busy_3) = dialect(
-        &app,
-        &busy,
-        Method::PUT,
-        "/api/user/phone-numbers/3",
-        Some(NICKNAME),
-    )
-    .await;
-    assert_eq!(
-        (status, &busy_3["data"]["phone_number"]),
-        (StatusCode::OK, &json!("+14155550202"))
-    );
-    assert_eq!(
-        dialect(
-            &app,
-            &quiet,
-            Method::PUT,
-            "/api/user/phone-numbers/4",
-            Some(NICKNAME)
-        )
-        .await
-        .0,
-        StatusCode::NOT_FOUND
-    );
+    let (status, quiet_3) = dialect(&app, &quiet, Method::PUT, "/api/user/phone-numbers/3", Some(NICKNAME)).await;
+    assert_eq!((status, &quiet_3["data"]["phone_number"]), (StatusCode::OK, &json!("+14155550102")));
+    let (status, busy_3) = dialect(&app, &busy, Method::PUT, "/api/user/phone-numbers/3", Some(NICKNAME)).await;
+    assert_eq!((status, &busy_3["data"]["phone_number"]), (StatusCode::OK, &json!("+14155550202")));
+    assert_eq!(dialect(&app, &quiet, Method::PUT, "/api/user/phone-numbers/4", Some(NICKNAME)).await.0, StatusCode::NOT_FOUND);
     let (_, calls) = dialect(&app, &quiet, Method::GET, "/api/user/calls", None).await;
-    let mut call_ids: Vec<i64> = calls["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c["id"].as_i64().unwrap())
-        .collect();
+    let mut call_ids: Vec<i64> = calls["data"].as_array().unwrap().iter().map(|c| c["id"].as_i64().unwrap()).collect();
     call_ids.sort();
     assert_eq!(call_ids, [1, 2, 3], "{calls}");
 
     // Native keyset pages follow the workspace's own ids.
     let (_, page) = quiet.get("./assistants?limit=2").await;
-    let (_, rest) = quiet
-        .get(&format!(
-            "./assistants?limit=2&pageToken={}",
-            page["nextPageToken"].as_str().unwrap()
-        ))
-        .await;
-    let listed: Vec<&Value> = page["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .chain(rest["results"].as_array().unwrap())
-        .map(|a| &a["autocallsId"])
-        .collect();
+    let (_, rest) = quiet.get(&format!("./assistants?limit=2&pageToken={}", page["nextPageToken"].as_str().unwrap())).await;
+    let listed: Vec<&Value> =
+        page["results"].as_array().unwrap().iter().chain(rest["results"].as_array().unwrap()).map(|a| &a["autocallsId"]).collect();
     assert_eq!(listed, [&json!(1), &json!(2), &json!(3)]);
 }
 
@@ -174,43 +96,24 @@ async fn old_style_insert(db: &Db, ws: &str, table: &str, n: usize) {
              VALUES ($1, $2, 'Old', 'draft', $3, $3)"
             .into(),
     };
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(ws)
-        .bind(now)
-        .execute(&db.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    sqlx::query(&sql).bind(id).bind(ws).bind(now).execute(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 async fn ids_survive_the_migration(b: Backend) {
     let test_db = TestDb::new(b).await;
-    let db = Db::connect(&DbOptions {
-        url: test_db.url.clone(),
-        max_connections: 2,
-        busy_timeout: std::time::Duration::from_secs(5),
-    })
-    .await
-    .unwrap();
+    let db = Db::connect(&DbOptions { url: test_db.url.clone(), max_connections: 2, busy_timeout: std::time::Duration::from_secs(5) })
+        .await
+        .unwrap();
     // The schema as it stood before 0003, with rows numbered across workspaces.
     let mut before = match db.backend {
         DbBackend::Sqlite => sqlx::migrate!("migrations/sqlite"),
         DbBackend::Postgres => sqlx::migrate!("migrations/postgres"),
     };
-    before.migrations = before
-        .migrations
-        .iter()
-        .filter(|m| m.version < 3)
-        .cloned()
-        .collect();
+    before.migrations = before.migrations.iter().filter(|m| m.version < 3).cloned().collect();
     before.run(&db.pool).await.unwrap();
     let now = chrono::Utc::now();
-    let (a, a_key) = workspaces::create_workspace(&db, "A", false, now)
-        .await
-        .unwrap();
-    let (b_ws, b_key) = workspaces::create_workspace(&db, "B", false, now)
-        .await
-        .unwrap();
+    let (a, a_key) = workspaces::create_workspace(&db, "A", false, now).await.unwrap();
+    let (b_ws, b_key) = workspaces::create_workspace(&db, "B", false, now).await.unwrap();
     let (a_id, b_id) = (a.id.to_string(), b_ws.id.to_string());
     for table in ["numbers", "assistants", "campaigns"] {
         // seq 1 and 3 go to A, 2 to B.
@@ -228,44 +131,18 @@ async fn ids_survive_the_migration(b: Backend) {
     db.pool.close().await;
 
     let app = TestApp::spawn_on(test_db).await;
-    let (a, b_ws) = (
-        app.as_workspace(a_id, a_key.secret),
-        app.as_workspace(b_id, b_key.secret),
-    );
-    let autocalls_ids = |list: Value| -> Vec<i64> {
-        list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["autocallsId"].as_i64().unwrap())
-            .collect()
-    };
+    let (a, b_ws) = (app.as_workspace(a_id, a_key.secret), app.as_workspace(b_id, b_key.secret));
+    let autocalls_ids =
+        |list: Value| -> Vec<i64> { list["results"].as_array().unwrap().iter().map(|r| r["autocallsId"].as_i64().unwrap()).collect() };
     for path in ["./numbers", "./assistants", "./campaigns"] {
         assert_eq!(autocalls_ids(a.get(path).await.1), [1, 3], "{path} of A");
         assert_eq!(autocalls_ids(b_ws.get(path).await.1), [2], "{path} of B");
     }
     let (_, campaigns) = a.get("./campaigns").await;
-    assert_eq!(
-        campaigns["results"][0]["numberIds"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2,
-        "{campaigns}"
-    );
+    assert_eq!(campaigns["results"][0]["numberIds"].as_array().unwrap().len(), 2, "{campaigns}");
     assert!(a.get("./assistants").await.1["results"][1]["numberId"].is_string());
-    let (status, old) = dialect(
-        &app,
-        &a,
-        Method::PUT,
-        "/api/user/phone-numbers/3",
-        Some(NICKNAME),
-    )
-    .await;
-    assert_eq!(
-        (status, &old["data"]["phone_number"]),
-        (StatusCode::OK, &json!("+14155550303"))
-    );
+    let (status, old) = dialect(&app, &a, Method::PUT, "/api/user/phone-numbers/3", Some(NICKNAME)).await;
+    assert_eq!((status, &old["data"]["phone_number"]), (StatusCode::OK, &json!("+14155550303")));
 
     // New ids continue after each workspace's largest; calls had none and start at 1.
     assert_eq!(one_of_each(&a, "+14155550400").await, [4, 4, 4, 1]);
@@ -279,13 +156,7 @@ async fn concurrent_creates_take_distinct_ids(b: Backend) {
     let ws = app.workspace(false).await;
     let responses = join_all((0..20).map(|i| {
         let ws = ws.clone();
-        async move {
-            ws.post(
-                "./numbers",
-                json!({ "number": format!("+141555505{i:02}"), "kind": "sip" }),
-            )
-            .await
-        }
+        async move { ws.post("./numbers", json!({ "number": format!("+141555505{i:02}"), "kind": "sip" })).await }
     }))
     .await;
     let mut ids: Vec<i64> = responses

@@ -37,43 +37,25 @@ async fn registers_and_normalises_to_e164(b: Backend) {
     assert_eq!(n["status"], "active");
     assert_eq!(n["nickname"], "Sales line");
     assert_eq!(n["subscription"]["status"], "active");
-    assert_eq!(
-        n["monthlyRecurringPrice"],
-        json!({ "amount": 115, "exponent": -2, "currencyCode": "USD" })
-    );
+    assert_eq!(n["monthlyRecurringPrice"], json!({ "amount": 115, "exponent": -2, "currencyCode": "USD" }));
     assert_eq!(n["endpointSubscription"]["correlationId"], n["id"]);
     assert_eq!(n["currentPeriod"]["index"], 0);
     assert_eq!(n["currentPeriod"]["startAt"], n["createdAt"]);
 
     // A national number with a country; type derived (toll-free), capabilities defaulted by kind.
-    let uk = ws
-        .register(json!({ "number": "020 7946 0018", "country": "gb", "kind": "sip" }))
-        .await;
+    let uk = ws.register(json!({ "number": "020 7946 0018", "country": "gb", "kind": "sip" })).await;
     assert_eq!(uk["number"], "+442079460018");
     assert_eq!(uk["country"], "GB");
     assert_eq!(uk["subscription"]["status"], "none");
     assert!(uk.get("endpointSubscription").is_none());
-    assert_eq!(
-        uk["capabilities"]["voice"],
-        json!({ "inbound": true, "outbound": true })
-    );
-    assert_eq!(
-        uk["capabilities"]["sms"],
-        json!({ "inbound": false, "outbound": false })
-    );
-    let tollfree = ws
-        .register(json!({ "number": "1-800-555-0199", "country": "US", "kind": "callerId" }))
-        .await;
+    assert_eq!(uk["capabilities"]["voice"], json!({ "inbound": true, "outbound": true }));
+    assert_eq!(uk["capabilities"]["sms"], json!({ "inbound": false, "outbound": false }));
+    let tollfree = ws.register(json!({ "number": "1-800-555-0199", "country": "US", "kind": "callerId" })).await;
     assert_eq!(tollfree["type"], "tollfree");
-    assert_eq!(
-        tollfree["capabilities"]["voice"],
-        json!({ "inbound": false, "outbound": true })
-    );
+    assert_eq!(tollfree["capabilities"]["voice"], json!({ "inbound": false, "outbound": true }));
 
     // What was returned is what is stored.
-    let (status, got) = ws
-        .get(&format!("./numbers/{}", n["id"].as_str().unwrap()))
-        .await;
+    let (status, got) = ws.get(&format!("./numbers/{}", n["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(got, n);
 }
@@ -86,26 +68,11 @@ async fn rejects_invalid_numbers_naming_the_field(b: Backend) {
         (json!({ "number": "+1 555" }), "number"),
         (json!({ "number": "4155550100" }), "number"),
         (json!({ "number": "+999 123 4567" }), "number"),
-        (
-            json!({ "number": "+14155550100", "country": "GB" }),
-            "country",
-        ),
-        (
-            json!({ "number": "+14155550100", "country": "ZZ" }),
-            "country",
-        ),
-        (
-            json!({ "number": "+14155550100", "nickname": "x".repeat(51) }),
-            "nickname",
-        ),
-        (
-            json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": -1, "exponent": -2, "currencyCode": "USD" } }),
-            "monthlyRecurringPrice",
-        ),
-        (
-            json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": 1, "exponent": -20, "currencyCode": "USD" } }),
-            "monthlyRecurringPrice",
-        ),
+        (json!({ "number": "+14155550100", "country": "GB" }), "country"),
+        (json!({ "number": "+14155550100", "country": "ZZ" }), "country"),
+        (json!({ "number": "+14155550100", "nickname": "x".repeat(51) }), "nickname"),
+        (json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": -1, "exponent": -2, "currencyCode": "USD" } }), "monthlyRecurringPrice"),
+        (json!({ "number": "+14155550100", "monthlyRecurringPrice": { "amount": 1, "exponent": -20, "currencyCode": "USD" } }), "monthlyRecurringPrice"),
     ];
     for (body, field) in cases {
         let (status, err) = ws.post("./numbers", body.clone()).await;
@@ -121,28 +88,17 @@ async fn same_number_twice_is_409_until_released(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
     let other = app.workspace(false).await;
-    let first = ws
-        .register(json!({ "number": "+14155550100", "kind": "sip" }))
-        .await;
+    let first = ws.register(json!({ "number": "+14155550100", "kind": "sip" })).await;
     // Another notation of the same number is the same number.
-    let (status, err) = ws
-        .post(
-            "./numbers",
-            json!({ "number": "(415) 555-0100", "country": "US" }),
-        )
-        .await;
+    let (status, err) = ws.post("./numbers", json!({ "number": "(415) 555-0100", "country": "US" })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{err}");
     assert_eq!(err["code"], "number_already_exists");
     // Another workspace may hold it.
     other.register(json!({ "number": "+14155550100" })).await;
     // Once deleted, it can be registered again as a new number.
-    let (status, _) = ws
-        .delete(&format!("./numbers/{}", first["id"].as_str().unwrap()))
-        .await;
+    let (status, _) = ws.delete(&format!("./numbers/{}", first["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::OK);
-    let again = ws
-        .register(json!({ "number": "+14155550100", "kind": "sip" }))
-        .await;
+    let again = ws.register(json!({ "number": "+14155550100", "kind": "sip" })).await;
     assert_ne!(again["id"], first["id"]);
 }
 
@@ -164,12 +120,7 @@ async fn seed(ws: &Ws) {
 }
 
 fn numbers_of(list: &Value) -> Vec<String> {
-    list["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n["number"].as_str().unwrap().to_owned())
-        .collect()
+    list["results"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap().to_owned()).collect()
 }
 
 async fn lists_with_filters(b: Backend) {
@@ -182,19 +133,10 @@ async fn lists_with_filters(b: Backend) {
         ("type=mobile", &["+447400123456"]),
         ("country=GB", &["+442079460018", "+447400123456"]),
         ("country=gb&kind=dedicated", &["+442079460018"]),
-        (
-            "numberPrefix=%2B1415",
-            &["+14155550100", "+14155550101", "+14155550102"],
-        ),
+        ("numberPrefix=%2B1415", &["+14155550100", "+14155550101", "+14155550102"]),
         ("numberPrefix=44", &["+442079460018", "+447400123456"]),
-        (
-            "capability=sms",
-            &["+14155550100", "+18005550199", "+442079460018"],
-        ),
-        (
-            "subscriptionStatus=none&capability=voice",
-            &["+14155550101", "+14155550102", "+447400123456"],
-        ),
+        ("capability=sms", &["+14155550100", "+18005550199", "+442079460018"]),
+        ("subscriptionStatus=none&capability=voice", &["+14155550101", "+14155550102", "+447400123456"]),
         ("status=inactive", &[]),
     ];
     for (query, expected) in cases {
@@ -203,22 +145,10 @@ async fn lists_with_filters(b: Backend) {
         assert_eq!(numbers_of(&list), expected, "{query}");
         assert!(list.get("nextPageToken").is_none());
     }
-    for bad in [
-        "kind=fax",
-        "status=gone",
-        "limit=0",
-        "limit=100",
-        "limit=abc",
-        "pageToken=zzz",
-        "numberPrefix=abc",
-        "colour=red",
-    ] {
+    for bad in ["kind=fax", "status=gone", "limit=0", "limit=100", "limit=abc", "pageToken=zzz", "numberPrefix=abc", "colour=red"] {
         let (status, err) = ws.get(&format!("./numbers?{bad}")).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {err}");
-        assert!(
-            err["code"].as_str().unwrap().starts_with("invalid_"),
-            "{bad}: {err}"
-        );
+        assert!(err["code"].as_str().unwrap().starts_with("invalid_"), "{bad}: {err}");
     }
 }
 
@@ -227,9 +157,7 @@ async fn pagination_neither_skips_nor_repeats_under_concurrent_inserts(b: Backen
     let ws = app.workspace(false).await;
     let mut before = HashSet::new();
     for i in 0..45 {
-        let n = ws
-            .register(json!({ "number": format!("+1415555{:04}", 1000 + i), "kind": "sip" }))
-            .await;
+        let n = ws.register(json!({ "number": format!("+1415555{:04}", 1000 + i), "kind": "sip" })).await;
         before.insert(n["id"].as_str().unwrap().to_owned());
     }
     // Insert more while paging through.
@@ -237,8 +165,7 @@ async fn pagination_neither_skips_nor_repeats_under_concurrent_inserts(b: Backen
         let ws = ws.clone();
         tokio::spawn(async move {
             for i in 0..30 {
-                ws.register(json!({ "number": format!("+1415555{:04}", 2000 + i), "kind": "sip" }))
-                    .await;
+                ws.register(json!({ "number": format!("+1415555{:04}", 2000 + i), "kind": "sip" })).await;
             }
         })
     };
@@ -263,10 +190,7 @@ async fn pagination_neither_skips_nor_repeats_under_concurrent_inserts(b: Backen
     writer.await.unwrap();
     let unique: HashSet<_> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a number was listed twice");
-    assert!(
-        before.is_subset(&unique),
-        "a number that existed before paging was skipped"
-    );
+    assert!(before.is_subset(&unique), "a number that existed before paging was skipped");
     // Default page size is 10, and the last page has no token.
     let (_, first) = ws.get("./numbers").await;
     assert_eq!(first["results"].as_array().unwrap().len(), 10);
@@ -278,34 +202,19 @@ async fn pagination_neither_skips_nor_repeats_under_concurrent_inserts(b: Backen
 async fn patch_changes_only_nickname_and_configurations(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
-    let n = ws
-        .register(json!({ "number": "+14155550100", "nickname": "old" }))
-        .await;
+    let n = ws.register(json!({ "number": "+14155550100", "nickname": "old" })).await;
     let path = format!("./numbers/{}", n["id"].as_str().unwrap());
     let connector = "6a0c7a5e-2b2f-4c55-9f6a-2d6f0f6b8a11";
     let (status, p) = ws
-        .patch(
-            &path,
-            json!({ "configurations": { "voice": { "inbound": { "connectorId": connector } } } }),
-        )
+        .patch(&path, json!({ "configurations": { "voice": { "inbound": { "connectorId": connector } } } }))
         .await;
     assert_eq!(status, StatusCode::OK, "{p}");
     assert_eq!(p["nickname"], "old", "absent nickname is left alone");
-    assert_eq!(
-        p["configurations"]["voice"]["inbound"]["connectorId"],
-        connector
-    );
+    assert_eq!(p["configurations"]["voice"]["inbound"]["connectorId"], connector);
     let (_, p) = ws.patch(&path, json!({ "nickname": null })).await;
     assert_eq!(p["nickname"], Value::Null, "null clears it");
-    assert_eq!(
-        p["configurations"]["voice"]["inbound"]["connectorId"],
-        connector
-    );
-    for bad in [
-        json!({ "number": "+14155550101" }),
-        json!({ "status": "inactive" }),
-        json!({ "nickname": 5 }),
-    ] {
+    assert_eq!(p["configurations"]["voice"]["inbound"]["connectorId"], connector);
+    for bad in [json!({ "number": "+14155550101" }), json!({ "status": "inactive" }), json!({ "nickname": 5 })] {
         let (status, err) = ws.patch(&path, bad.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {err}");
     }
@@ -319,10 +228,7 @@ async fn malformed_requests_are_coded_4xx_never_500(b: Backend) {
     let ws = app.workspace(false).await;
     let auth = format!("AccessKey {}", ws.key);
     let numbers = format!("/workspaces/{}/numbers", ws.id);
-    let big = format!(
-        "{{\"number\": \"+14155550100\", \"nickname\": \"{}\"}}",
-        "x".repeat(200_000)
-    );
+    let big = format!("{{\"number\": \"+14155550100\", \"nickname\": \"{}\"}}", "x".repeat(200_000));
     let cases: Vec<(Method, String, Option<String>, u16, &str)> = vec![
         (Method::POST, numbers.clone(), Some("{\"number\":".into()), 400, "malformed_json"),
         (Method::POST, numbers.clone(), Some("[]".into()), 422, "invalid_type"),
@@ -341,24 +247,14 @@ async fn malformed_requests_are_coded_4xx_never_500(b: Backend) {
         (Method::GET, "/workspaces".into(), None, 404, "route_not_found"),
     ];
     for (method, path, body, code, expected) in cases {
-        let (status, text) = app
-            .raw(method.clone(), &path, Some(&auth), body.as_deref())
-            .await;
-        let err: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
+        let (status, text) = app.raw(method.clone(), &path, Some(&auth), body.as_deref()).await;
+        let err: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{method} {path}: not JSON: {text}"));
         assert_eq!(status.as_u16(), code, "{method} {path}: {err}");
         assert_eq!(err["code"], expected, "{method} {path}: {err}");
         assert!(err["message"].as_str().unwrap().len() >= 5);
     }
     // Without a JSON content type.
-    let resp = app
-        .http
-        .post(format!("{}{numbers}", app.base))
-        .header("authorization", &auth)
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let resp = app.http.post(format!("{}{numbers}", app.base)).header("authorization", &auth).body("{}").send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let (_, list) = ws.get("./numbers").await;
     assert_eq!(list["results"], json!([]), "nothing was stored");
@@ -385,9 +281,7 @@ async fn every_returned_number_is_a_bird_number(b: Backend) {
     assert_bird_number(&v, &with_everything);
     let id = with_everything["id"].as_str().unwrap();
     // Every state: active, canceling, released (with carrier release info).
-    let (_, canceling) = ws
-        .post(&format!("./numbers/{id}/cancel-subscription"), json!({}))
-        .await;
+    let (_, canceling) = ws.post(&format!("./numbers/{id}/cancel-subscription"), json!({})).await;
     assert_bird_number(&v, &canceling);
     ws.advance("2031-01-01T00:00:00Z").await;
     let (_, released) = ws.get(&format!("./numbers/{id}")).await;

@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::{Backend, TestApp, Ws};
 
-const RELEASED: &str =
-    "Phone number released successfully. It will be removed at the end of the billing period.";
+const RELEASED: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 const DELETED: &str = "Phone number deleted successfully.";
 const SCHEDULED: &str = "Phone number is already scheduled for release.";
 const NOT_FOUND: &str = "Phone number not found.";
@@ -36,10 +35,7 @@ both_backends!(
 );
 
 fn ts(v: &Value) -> DateTime<Utc> {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a timestamp: {v}"))
-        .parse()
-        .unwrap()
+    v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}")).parse().unwrap()
 }
 
 fn id(n: &Value) -> String {
@@ -59,9 +55,7 @@ async fn cancel_keeps_the_number_until_the_period_ends(b: Backend) {
     let path = format!("./numbers/{}", id(&n));
     let end = ts(&n["currentPeriod"]["endAt"]);
 
-    let (status, c) = ws
-        .post(&format!("{path}/cancel-subscription"), json!({}))
-        .await;
+    let (status, c) = ws.post(&format!("{path}/cancel-subscription"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["status"], "active");
     assert_eq!(c["subscription"]["status"], "canceling");
@@ -69,15 +63,12 @@ async fn cancel_keeps_the_number_until_the_period_ends(b: Backend) {
     assert_eq!(c["endpointSubscription"]["status"], "canceling");
     assert!(c["subscription"]["cancelledAt"].is_string());
     // Again: 200, same number, nothing moves.
-    let (status, again) = ws
-        .post(&format!("{path}/cancel-subscription"), json!({}))
-        .await;
+    let (status, again) = ws.post(&format!("{path}/cancel-subscription"), json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(again, c);
 
     // Still fully usable one second before the end.
-    ws.advance(&(end - chrono::Duration::seconds(1)).to_rfc3339())
-        .await;
+    ws.advance(&(end - chrono::Duration::seconds(1)).to_rfc3339()).await;
     let (_, before) = ws.get(&path).await;
     assert_eq!(before["status"], "active");
     assert_eq!(before["subscription"]["status"], "canceling");
@@ -86,11 +77,7 @@ async fn cancel_keeps_the_number_until_the_period_ends(b: Backend) {
     let (status, _) = ws.advance(&end.to_rfc3339()).await;
     assert_eq!(status, StatusCode::OK);
     let (status, gone) = ws.get(&path).await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "a released dedicated number stays as history"
-    );
+    assert_eq!(status, StatusCode::OK, "a released dedicated number stays as history");
     assert_eq!(gone["status"], "inactive");
     assert_eq!(gone["subscription"]["status"], "canceled");
     assert_eq!(ts(&gone["deactivatedAt"]), end);
@@ -98,16 +85,9 @@ async fn cancel_keeps_the_number_until_the_period_ends(b: Backend) {
     assert_eq!(gone["carrierRelease"]["status"], "done");
     assert_eq!(app.carrier.successes(Op::ReleaseNumber, "+14155550100"), 1);
     let (_, periods) = ws.get(&format!("{path}/periods")).await;
-    assert_eq!(
-        periods["results"].as_array().unwrap().len(),
-        1,
-        "no period after the last: {periods}"
-    );
+    assert_eq!(periods["results"].as_array().unwrap().len(), 1, "no period after the last: {periods}");
 
-    for p in [
-        format!("{path}/cancel-subscription"),
-        format!("./endpoints/{}/subscriptions/main/resume", id(&n)),
-    ] {
+    for p in [format!("{path}/cancel-subscription"), format!("./endpoints/{}/subscriptions/main/resume", id(&n))] {
         let (status, err) = ws.post(&p, json!({})).await;
         assert_eq!(status, StatusCode::CONFLICT, "{p}: {err}");
     }
@@ -138,8 +118,7 @@ async fn resume_before_the_end_renews_as_if_never_cancelled(b: Backend) {
     let (status, r2) = ws.post(&format!("{sub}/resume"), json!({})).await;
     assert_eq!((status, &r2), (StatusCode::OK, &r));
 
-    ws.advance(&(end + chrono::Duration::days(1)).to_rfc3339())
-        .await;
+    ws.advance(&(end + chrono::Duration::days(1)).to_rfc3339()).await;
     let (_, renewed) = ws.get(&format!("./numbers/{}", id(&n))).await;
     assert_eq!(renewed["status"], "active");
     assert_eq!(renewed["subscription"]["status"], "active");
@@ -167,29 +146,14 @@ async fn periods_follow_month_ends_and_leap_years(b: Backend) {
     assert_eq!(n["currentPeriod"]["endAt"], "2027-02-28T10:00:00Z");
     ws.advance("2028-03-15T00:00:00Z").await;
     let (_, periods) = ws.get(&format!("./numbers/{}/periods", id(&n))).await;
-    let ends: Vec<&str> = periods["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| p["endAt"].as_str().unwrap())
-        .collect();
+    let ends: Vec<&str> = periods["results"].as_array().unwrap().iter().map(|p| p["endAt"].as_str().unwrap()).collect();
     assert_eq!(
         ends,
         [
-            "2027-02-28T10:00:00Z",
-            "2027-03-31T10:00:00Z",
-            "2027-04-30T10:00:00Z",
-            "2027-05-31T10:00:00Z",
-            "2027-06-30T10:00:00Z",
-            "2027-07-31T10:00:00Z",
-            "2027-08-31T10:00:00Z",
-            "2027-09-30T10:00:00Z",
-            "2027-10-31T10:00:00Z",
-            "2027-11-30T10:00:00Z",
-            "2027-12-31T10:00:00Z",
-            "2028-01-31T10:00:00Z",
-            "2028-02-29T10:00:00Z",
-            "2028-03-31T10:00:00Z",
+            "2027-02-28T10:00:00Z", "2027-03-31T10:00:00Z", "2027-04-30T10:00:00Z", "2027-05-31T10:00:00Z",
+            "2027-06-30T10:00:00Z", "2027-07-31T10:00:00Z", "2027-08-31T10:00:00Z", "2027-09-30T10:00:00Z",
+            "2027-10-31T10:00:00Z", "2027-11-30T10:00:00Z", "2027-12-31T10:00:00Z", "2028-01-31T10:00:00Z",
+            "2028-02-29T10:00:00Z", "2028-03-31T10:00:00Z",
         ]
     );
     for (i, p) in periods["results"].as_array().unwrap().iter().enumerate() {
@@ -205,12 +169,8 @@ async fn release_by_kind_with_exact_messages(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
     let d = dedicated(&ws, "+14155550100").await;
-    let sip = ws
-        .register(json!({ "number": "+14155550101", "kind": "sip" }))
-        .await;
-    let caller = ws
-        .register(json!({ "number": "+14155550102", "kind": "callerId" }))
-        .await;
+    let sip = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
+    let caller = ws.register(json!({ "number": "+14155550102", "kind": "callerId" })).await;
 
     let (status, r) = ws.delete(&format!("./numbers/{}", id(&d))).await;
     assert_eq!(status, StatusCode::OK);
@@ -218,32 +178,16 @@ async fn release_by_kind_with_exact_messages(b: Backend) {
     assert_eq!(r["number"]["subscription"]["status"], "canceling");
     let (status, r) = ws.delete(&format!("./numbers/{}", id(&d))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        (r["code"].as_str(), r["message"].as_str()),
-        (Some("release_already_scheduled"), Some(SCHEDULED))
-    );
+    assert_eq!((r["code"].as_str(), r["message"].as_str()), (Some("release_already_scheduled"), Some(SCHEDULED)));
     let (_, still) = ws.get(&format!("./numbers/{}", id(&d))).await;
-    assert_eq!(
-        still["status"], "active",
-        "a scheduled number works until its period ends"
-    );
+    assert_eq!(still["status"], "active", "a scheduled number works until its period ends");
 
     let (status, r) = ws.delete(&format!("./numbers/{}", id(&sip))).await;
-    assert_eq!(
-        (status, r["message"].as_str()),
-        (StatusCode::OK, Some(DELETED))
-    );
-    assert_eq!(
-        app.carrier.calls().len(),
-        0,
-        "a SIP number involves no carrier"
-    );
+    assert_eq!((status, r["message"].as_str()), (StatusCode::OK, Some(DELETED)));
+    assert_eq!(app.carrier.calls().len(), 0, "a SIP number involves no carrier");
 
     let (status, r) = ws.delete(&format!("./numbers/{}", id(&caller))).await;
-    assert_eq!(
-        (status, r["message"].as_str()),
-        (StatusCode::OK, Some(DELETED))
-    );
+    assert_eq!((status, r["message"].as_str()), (StatusCode::OK, Some(DELETED)));
     assert_eq!(app.carrier.successes(Op::RemoveCallerId, "+14155550102"), 1);
 
     for gone in [&sip, &caller] {
@@ -253,28 +197,15 @@ async fn release_by_kind_with_exact_messages(b: Backend) {
         let (status, _) = ws.delete(&format!("./numbers/{}", id(gone))).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
     }
-    let (status, err) = ws
-        .delete("./numbers/5d9c1a52-5f0e-4a43-9c53-0d0b5b1f7a01")
-        .await;
-    assert_eq!(
-        (status, err["message"].as_str()),
-        (StatusCode::NOT_FOUND, Some(NOT_FOUND))
-    );
+    let (status, err) = ws.delete("./numbers/5d9c1a52-5f0e-4a43-9c53-0d0b5b1f7a01").await;
+    assert_eq!((status, err["message"].as_str()), (StatusCode::NOT_FOUND, Some(NOT_FOUND)));
     // Deleted numbers are not listed; the SIP number's E.164 can come back.
     let (_, list) = ws.get("./numbers").await;
     assert_eq!(list["results"].as_array().unwrap().len(), 1);
-    ws.register(json!({ "number": "+14155550101", "kind": "sip" }))
-        .await;
+    ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
     // A SIP number has no subscription to cancel.
-    let sip2 = ws
-        .register(json!({ "number": "+14155550103", "kind": "sip" }))
-        .await;
-    let (status, err) = ws
-        .post(
-            &format!("./numbers/{}/cancel-subscription", id(&sip2)),
-            json!({}),
-        )
-        .await;
+    let sip2 = ws.register(json!({ "number": "+14155550103", "kind": "sip" })).await;
+    let (status, err) = ws.post(&format!("./numbers/{}/cancel-subscription", id(&sip2)), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(err["code"], "number_has_no_subscription");
 }
@@ -282,25 +213,11 @@ async fn release_by_kind_with_exact_messages(b: Backend) {
 async fn caller_id_release_changes_nothing_when_the_carrier_fails(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
-    let caller = ws
-        .register(json!({ "number": "+14155550102", "kind": "callerId", "nickname": "front desk" }))
-        .await;
-    let assistant = ws
-        .post(
-            "./assistants",
-            json!({ "name": "Outbound", "direction": "outbound", "numberId": id(&caller) }),
-        )
-        .await
-        .1;
+    let caller = ws.register(json!({ "number": "+14155550102", "kind": "callerId", "nickname": "front desk" })).await;
+    let assistant = ws.post("./assistants", json!({ "name": "Outbound", "direction": "outbound", "numberId": id(&caller) })).await.1;
     let path = format!("./numbers/{}", id(&caller));
     // A refusal, then a carrier slower than the 500 ms deadline.
-    app.carrier.script(
-        Op::RemoveCallerId,
-        [
-            Answer::Fail("503 from carrier".into()),
-            Answer::Delay(std::time::Duration::from_secs(3)),
-        ],
-    );
+    app.carrier.script(Op::RemoveCallerId, [Answer::Fail("503 from carrier".into()), Answer::Delay(std::time::Duration::from_secs(3))]);
     for _ in 0..2 {
         let (status, err) = ws.delete(&path).await;
         assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
@@ -309,30 +226,16 @@ async fn caller_id_release_changes_nothing_when_the_carrier_fails(b: Backend) {
         let (status, n) = ws.get(&path).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(n, caller, "nothing changed");
-        let (_, a) = ws
-            .get(&format!(
-                "./assistants/{}",
-                assistant["id"].as_str().unwrap()
-            ))
-            .await;
+        let (_, a) = ws.get(&format!("./assistants/{}", assistant["id"].as_str().unwrap())).await;
         assert_eq!(a["numberId"], caller["id"], "still attached");
     }
     let (status, r) = ws.delete(&path).await;
-    assert_eq!(
-        (status, r["message"].as_str()),
-        (StatusCode::OK, Some(DELETED)),
-        "a retry works"
-    );
+    assert_eq!((status, r["message"].as_str()), (StatusCode::OK, Some(DELETED)), "a retry works");
     assert_eq!(ws.get(&path).await.0, StatusCode::NOT_FOUND);
     // A carrier that no longer knows the number counts as removed.
-    let other = ws
-        .register(json!({ "number": "+14155550103", "kind": "callerId" }))
-        .await;
+    let other = ws.register(json!({ "number": "+14155550103", "kind": "callerId" })).await;
     app.carrier.script(Op::RemoveCallerId, [Answer::NotFound]);
-    assert_eq!(
-        ws.delete(&format!("./numbers/{}", id(&other))).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(ws.delete(&format!("./numbers/{}", id(&other))).await.0, StatusCode::OK);
 }
 
 async fn carrier_release_of(ws: &Ws, n: &Value) -> Value {
@@ -348,9 +251,7 @@ async fn release_reaching(app: &TestApp, ws: &Ws, n: &Value, status: &str) -> Va
         if release["status"] == status {
             return release;
         }
-        numberd::app::sweep_once(&app.running.core, 100)
-            .await
-            .unwrap();
+        numberd::app::sweep_once(&app.running.core, 100).await.unwrap();
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     carrier_release_of(ws, n).await
@@ -360,13 +261,9 @@ async fn dedicated_carrier_release_is_retried_until_confirmed(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(true).await;
     let n = dedicated(&ws, "+14155550100").await;
-    app.carrier.script(
-        Op::ReleaseNumber,
-        [Answer::Fail("timeout".into()), Answer::Fail("busy".into())],
-    );
+    app.carrier.script(Op::ReleaseNumber, [Answer::Fail("timeout".into()), Answer::Fail("busy".into())]);
     ws.delete(&format!("./numbers/{}", id(&n))).await;
-    ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339())
-        .await;
+    ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339()).await;
     // Backoff in tests is a few milliseconds: the worker pass after it delivers.
     let release = release_reaching(&app, &ws, &n, "done").await;
     assert_eq!(release["status"], "done", "{release}");
@@ -381,34 +278,21 @@ async fn repeated_carrier_failure_parks_the_release_visibly(b: Backend) {
     let ws = app.workspace(true).await;
     let n = dedicated(&ws, "+14155550100").await;
     // Exactly as many failures as attempts allowed: the operator's retry meets a healthy carrier.
-    app.carrier.script(
-        Op::ReleaseNumber,
-        (0..4).map(|i| Answer::Fail(format!("outage {i}"))),
-    );
+    app.carrier.script(Op::ReleaseNumber, (0..4).map(|i| Answer::Fail(format!("outage {i}"))));
     ws.delete(&format!("./numbers/{}", id(&n))).await;
-    ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339())
-        .await;
+    ws.advance(&ts(&n["currentPeriod"]["endAt"]).to_rfc3339()).await;
     let release = release_reaching(&app, &ws, &n, "failed").await;
     assert_eq!(release["status"], "failed", "{release}");
     assert_eq!(release["attempts"], 4, "max_attempts in tests");
     assert_eq!(release["lastError"], "carrier request failed: outage 3");
     // Parked means kept, not retried by itself.
-    numberd::app::sweep_once(&app.running.core, 100)
-        .await
-        .unwrap();
+    numberd::app::sweep_once(&app.running.core, 100).await.unwrap();
     assert_eq!(app.carrier.calls().len(), 4);
     // An operator re-queues it (`numberd jobs retry`) once the carrier is back.
     let core = &app.running.core;
-    let failed =
-        numberd::store::jobs::list(&core.db, Some(numberd::store::jobs::JobStatus::Failed))
-            .await
-            .unwrap();
+    let failed = numberd::store::jobs::list(&core.db, Some(numberd::store::jobs::JobStatus::Failed)).await.unwrap();
     assert_eq!(failed.len(), 1);
-    assert!(
-        numberd::store::jobs::requeue(&core.db, failed[0].id, Utc::now())
-            .await
-            .unwrap()
-    );
+    assert!(numberd::store::jobs::requeue(&core.db, failed[0].id, Utc::now()).await.unwrap());
     numberd::app::sweep_once(core, 100).await.unwrap();
     assert_eq!(carrier_release_of(&ws, &n).await["status"], "done");
     assert_eq!(app.carrier.successes(Op::ReleaseNumber, "+14155550100"), 1);
@@ -421,20 +305,13 @@ async fn a_crashed_delivery_is_taken_over_after_its_lease(b: Backend) {
     ws.delete(&format!("./numbers/{}", id(&n))).await;
     // Settle the period end without delivering, then claim the job as a worker that dies.
     let core = &app.running.core;
-    numberd::store::workspaces::advance_clock(
-        &mut core.db.pool.acquire().await.unwrap(),
-        ws.id.parse().unwrap(),
-        ts(&n["currentPeriod"]["endAt"]),
-    )
-    .await
-    .unwrap()
-    .expect("clock moved");
-    assert_eq!(core.sweep(None, 100).await.unwrap(), 1);
-    let lease = chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64);
-    let claimed = numberd::store::jobs::claim(&core.db, core.clock.now(), lease)
+    numberd::store::workspaces::advance_clock(&mut core.db.pool.acquire().await.unwrap(), ws.id.parse().unwrap(), ts(&n["currentPeriod"]["endAt"]))
         .await
         .unwrap()
-        .expect("a due job");
+        .expect("clock moved");
+    assert_eq!(core.sweep(None, 100).await.unwrap(), 1);
+    let lease = chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64);
+    let claimed = numberd::store::jobs::claim(&core.db, core.clock.now(), lease).await.unwrap().expect("a due job");
     assert_eq!(claimed.attempts, 1);
     // While the lease holds, nobody else delivers it.
     assert_eq!(core.deliver_outbox().await.unwrap(), 0);
@@ -452,31 +329,12 @@ async fn release_detaches_assistants_and_campaigns_and_keeps_calls(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(true).await;
     let d = dedicated(&ws, "+14155550100").await;
-    let sip = ws
-        .register(json!({ "number": "+14155550101", "kind": "sip" }))
-        .await;
-    let caller = ws
-        .register(json!({ "number": "+14155550102", "kind": "callerId" }))
-        .await;
-    let a_sip = ws
-        .post(
-            "./assistants",
-            json!({ "name": "SIP desk", "numberId": id(&sip) }),
-        )
-        .await
-        .1;
-    let a_ded = ws
-        .post(
-            "./assistants",
-            json!({ "name": "Sales", "numberId": id(&d) }),
-        )
-        .await
-        .1;
+    let sip = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
+    let caller = ws.register(json!({ "number": "+14155550102", "kind": "callerId" })).await;
+    let a_sip = ws.post("./assistants", json!({ "name": "SIP desk", "numberId": id(&sip) })).await.1;
+    let a_ded = ws.post("./assistants", json!({ "name": "Sales", "numberId": id(&d) })).await.1;
     let (status, campaign) = ws
-        .post(
-            "./campaigns",
-            json!({ "name": "Spring", "numberIds": [id(&caller), id(&sip), id(&d)] }),
-        )
+        .post("./campaigns", json!({ "name": "Spring", "numberIds": [id(&caller), id(&sip), id(&d)] }))
         .await;
     assert_eq!(status, StatusCode::CREATED, "{campaign}");
     let (status, call) = ws
@@ -488,15 +346,9 @@ async fn release_detaches_assistants_and_campaigns_and_keeps_calls(b: Backend) {
     let camp = format!("./campaigns/{}", campaign["id"].as_str().unwrap());
 
     // SIP leaves at once: its assistant loses it, the rotation closes ranks, the call stays.
-    assert_eq!(
-        ws.delete(&format!("./numbers/{}", id(&sip))).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(ws.delete(&format!("./numbers/{}", id(&sip))).await.0, StatusCode::OK);
     assert_eq!(ws.get(&assistant(&a_sip)).await.1["numberId"], Value::Null);
-    assert_eq!(
-        ws.get(&camp).await.1["numberIds"],
-        json!([id(&caller), id(&d)])
-    );
+    assert_eq!(ws.get(&camp).await.1["numberIds"], json!([id(&caller), id(&d)]));
     let (_, calls) = ws.get("./calls?phoneNumber=%2B14155550101").await;
     assert_eq!(calls["results"][0]["id"], call["id"]);
     assert_eq!(calls["results"][0]["numberId"], sip["id"]);
@@ -506,26 +358,15 @@ async fn release_detaches_assistants_and_campaigns_and_keeps_calls(b: Backend) {
     // A scheduled dedicated number keeps everything until it actually goes.
     ws.delete(&format!("./numbers/{}", id(&d))).await;
     assert_eq!(ws.get(&assistant(&a_ded)).await.1["numberId"], d["id"]);
-    assert_eq!(
-        ws.get(&camp).await.1["numberIds"],
-        json!([id(&caller), id(&d)])
-    );
-    ws.advance(&ts(&d["currentPeriod"]["endAt"]).to_rfc3339())
-        .await;
+    assert_eq!(ws.get(&camp).await.1["numberIds"], json!([id(&caller), id(&d)]));
+    ws.advance(&ts(&d["currentPeriod"]["endAt"]).to_rfc3339()).await;
     assert_eq!(ws.get(&assistant(&a_ded)).await.1["numberId"], Value::Null);
     assert_eq!(ws.get(&camp).await.1["numberIds"], json!([id(&caller)]));
     // A released number cannot be attached again.
-    let (status, err) = ws
-        .patch(&assistant(&a_ded), json!({ "numberId": id(&d) }))
-        .await;
+    let (status, err) = ws.patch(&assistant(&a_ded), json!({ "numberId": id(&d) })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     // Caller IDs cannot answer calls.
-    let (status, err) = ws
-        .post(
-            "./assistants",
-            json!({ "name": "Inbound", "numberId": id(&caller) }),
-        )
-        .await;
+    let (status, err) = ws.post("./assistants", json!({ "name": "Inbound", "numberId": id(&caller) })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{err}");
     let (_, all_calls) = ws.get("./calls").await;
     assert_eq!(all_calls["results"].as_array().unwrap().len(), 1);
@@ -546,14 +387,7 @@ async fn fifty_concurrent_deletes_give_one_200(b: Backend) {
     for (status, body) in results {
         by_status.entry(status.as_u16()).or_default().push(body);
     }
-    assert_eq!(
-        by_status
-            .keys()
-            .copied()
-            .collect::<std::collections::BTreeSet<_>>(),
-        [200, 400].into(),
-        "{by_status:?}"
-    );
+    assert_eq!(by_status.keys().copied().collect::<std::collections::BTreeSet<_>>(), [200, 400].into(), "{by_status:?}");
     assert_eq!(by_status[&200].len(), 1);
     assert_eq!(by_status[&400].len(), 49);
     assert!(by_status[&400].iter().all(|e| e["message"] == SCHEDULED));
@@ -578,52 +412,19 @@ async fn two_workers_settle_each_due_number_exactly_once(b: Backend) {
     let core = &app.running.core;
     let ws_id = ws.id.parse().unwrap();
     let to = ts(&canceled[0]["currentPeriod"]["endAt"]) + chrono::Duration::hours(1);
-    numberd::store::workspaces::advance_clock(
-        &mut core.db.pool.acquire().await.unwrap(),
-        ws_id,
-        to,
-    )
-    .await
-    .unwrap()
-    .unwrap();
-    let workers = [
-        core.clone(),
-        core.clone(),
-        node2.running.core.clone(),
-        node2.running.core.clone(),
-    ];
-    let passes = futures::future::join_all(
-        workers
-            .iter()
-            .map(|c| async move { numberd::app::sweep_once(c, 7).await }),
-    )
-    .await;
-    let settled: usize = passes
-        .into_iter()
-        .map(|p| p.expect("a worker pass failed").0)
-        .sum();
-    assert_eq!(
-        settled, 40,
-        "each due number settled exactly once across workers"
-    );
+    numberd::store::workspaces::advance_clock(&mut core.db.pool.acquire().await.unwrap(), ws_id, to).await.unwrap().unwrap();
+    let workers = [core.clone(), core.clone(), node2.running.core.clone(), node2.running.core.clone()];
+    let passes = futures::future::join_all(workers.iter().map(|c| async move { numberd::app::sweep_once(c, 7).await })).await;
+    let settled: usize = passes.into_iter().map(|p| p.expect("a worker pass failed").0).sum();
+    assert_eq!(settled, 40, "each due number settled exactly once across workers");
     for n in &canceled {
         let (_, got) = ws.get(&format!("./numbers/{}", id(n))).await;
         assert_eq!(got["status"], "inactive");
-        assert_eq!(
-            app.carrier
-                .successes(Op::ReleaseNumber, got["number"].as_str().unwrap()),
-            1,
-            "{}",
-            got["number"]
-        );
+        assert_eq!(app.carrier.successes(Op::ReleaseNumber, got["number"].as_str().unwrap()), 1, "{}", got["number"]);
     }
     for n in &renewed {
         let (_, periods) = ws.get(&format!("./numbers/{}/periods", id(n))).await;
-        assert_eq!(
-            periods["results"].as_array().unwrap().len(),
-            2,
-            "renewed once: {periods}"
-        );
+        assert_eq!(periods["results"].as_array().unwrap().len(), 2, "renewed once: {periods}");
     }
     assert_eq!(app.carrier.calls().len(), 20);
     // A later pass finds nothing to do.
@@ -656,46 +457,26 @@ async fn the_live_worker_catches_up_after_downtime(b: Backend) {
     assert_eq!(app.carrier.successes(Op::ReleaseNumber, "+14155550101"), 1);
     let (_, released) = ws.get(&format!("./numbers/{}", id(&gone))).await;
     assert_eq!(released["status"], "inactive");
-    assert_eq!(
-        released["deactivatedAt"], gone["currentPeriod"]["endAt"],
-        "released at its period end, not when noticed"
-    );
+    assert_eq!(released["deactivatedAt"], gone["currentPeriod"]["endAt"], "released at its period end, not when noticed");
 }
 
 async fn endpoint_subscriptions_main(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(false).await;
     let d = dedicated(&ws, "+14155550100").await;
-    let sip = ws
-        .register(json!({ "number": "+14155550101", "kind": "sip" }))
-        .await;
-    let (status, list) = ws
-        .get(&format!("./endpoints/{}/subscriptions", id(&d)))
-        .await;
+    let sip = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
+    let (status, list) = ws.get(&format!("./endpoints/{}/subscriptions", id(&d))).await;
     assert_eq!(status, StatusCode::OK);
     let subs = list["results"].as_array().unwrap();
     assert_eq!(subs.len(), 1);
     assert_eq!(subs[0]["name"], "main");
     assert_eq!(subs[0]["status"], "active");
-    assert_eq!(
-        subs[0]["price"],
-        json!({ "amount": 200, "exponent": -2, "currencyCode": "USD" })
-    );
+    assert_eq!(subs[0]["price"], json!({ "amount": 200, "exponent": -2, "currencyCode": "USD" }));
     assert_eq!(subs[0]["subscription"]["correlationId"], d["id"]);
-    assert_eq!(
-        subs[0]["subscription"]["endAt"],
-        d["currentPeriod"]["endAt"]
-    );
-    let (status, main) = ws
-        .get(&format!("./endpoints/{}/subscriptions/main", id(&d)))
-        .await;
+    assert_eq!(subs[0]["subscription"]["endAt"], d["currentPeriod"]["endAt"]);
+    let (status, main) = ws.get(&format!("./endpoints/{}/subscriptions/main", id(&d))).await;
     assert_eq!((status, &main), (StatusCode::OK, &subs[0]));
-    let (status, c) = ws
-        .post(
-            &format!("./endpoints/{}/subscriptions/main/cancel", id(&d)),
-            json!({}),
-        )
-        .await;
+    let (status, c) = ws.post(&format!("./endpoints/{}/subscriptions/main/cancel", id(&d)), json!({})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(c["status"], "canceling");
     // Cancel through the endpoint API is the number's cancel-subscription.
@@ -712,19 +493,9 @@ async fn endpoint_subscriptions_main(b: Backend) {
         let (status, err) = ws.get(&path).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {err}");
     }
-    let (status, err) = ws
-        .post(
-            &format!("./endpoints/{}/subscriptions/main/cancel", id(&sip)),
-            json!({}),
-        )
-        .await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("subscription_not_found"))
-    );
-    let (_, none) = ws
-        .get(&format!("./endpoints/{}/subscriptions", id(&sip)))
-        .await;
+    let (status, err) = ws.post(&format!("./endpoints/{}/subscriptions/main/cancel", id(&sip)), json!({})).await;
+    assert_eq!((status, err["code"].as_str()), (StatusCode::NOT_FOUND, Some("subscription_not_found")));
+    let (_, none) = ws.get(&format!("./endpoints/{}/subscriptions", id(&sip))).await;
     assert_eq!(none["results"], json!([]));
 }
 
@@ -746,11 +517,7 @@ async fn test_clock_rules(b: Backend) {
     let (status, err) = test.advance("2029-01-01T00:00:00Z").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(err["code"], "test_clock_cannot_go_back");
-    for bad in [
-        json!({ "to": "next tuesday" }),
-        json!({}),
-        json!({ "to": 5 }),
-    ] {
+    for bad in [json!({ "to": "next tuesday" }), json!({}), json!({ "to": 5 })] {
         let (status, _) = test.post("./test-clock/advance", bad.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
     }

@@ -22,9 +22,7 @@ fn committed_document_is_current() {
 #[tokio::test]
 async fn served_document_is_the_generated_one() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let (status, body) = app
-        .raw(reqwest::Method::GET, "/openapi.json", None, None)
-        .await;
+    let (status, body) = app.raw(reqwest::Method::GET, "/openapi.json", None, None).await;
     assert_eq!(status, 200);
     let served: Value = serde_json::from_str(&body).unwrap();
     assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -40,32 +38,21 @@ async fn served_document_is_the_generated_one() {
     }
     // The Number schema carries Bird's enums.
     let kinds = &served["components"]["schemas"]["NumberType"]["enum"];
-    assert_eq!(
-        kinds,
-        &serde_json::json!(["local", "national", "tollfree", "mobile", "shortcode"])
-    );
+    assert_eq!(kinds, &serde_json::json!(["local", "national", "tollfree", "mobile", "shortcode"]));
 }
 
 #[tokio::test]
 async fn health_and_readiness() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let (status, body) = app.raw(reqwest::Method::GET, "/healthz", None, None).await;
-    assert_eq!(
-        (status.as_u16(), body.as_str()),
-        (200, "{\"status\":\"ok\"}")
-    );
+    assert_eq!((status.as_u16(), body.as_str()), (200, "{\"status\":\"ok\"}"));
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 200, "{body}");
     // With the database gone, readiness says so (and health does not care).
     app.running.core.db.pool.close().await;
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 503, "{body}");
-    assert_eq!(
-        app.raw(reqwest::Method::GET, "/healthz", None, None)
-            .await
-            .0,
-        200
-    );
+    assert_eq!(app.raw(reqwest::Method::GET, "/healthz", None, None).await.0, 200);
 }
 
 /// Every operation documents the errors any route can give, each with a body schema, and every
@@ -78,30 +65,18 @@ fn every_operation_documents_its_errors_and_every_ref_resolves() {
         for (method, op) in item.as_object().unwrap() {
             let responses = op["responses"].as_object().unwrap();
             for status in ["401", "500", "503"] {
-                assert!(
-                    responses.contains_key(status),
-                    "{method} {path} documents {status}"
-                );
+                assert!(responses.contains_key(status), "{method} {path} documents {status}");
             }
             if op.get("requestBody").is_some() {
                 for status in ["413", "415", "422"] {
-                    assert!(
-                        responses.contains_key(status),
-                        "{method} {path} documents {status}"
-                    );
+                    assert!(responses.contains_key(status), "{method} {path} documents {status}");
                 }
             }
             for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
                 let schema = &response["content"]["application/json"]["schema"]["$ref"];
-                assert!(
-                    schema.is_string(),
-                    "{method} {path} {status} has a body schema: {response}"
-                );
+                assert!(schema.is_string(), "{method} {path} {status} has a body schema: {response}");
             }
-            assert!(
-                responses["503"]["headers"].get("Retry-After").is_some(),
-                "{method} {path} 503 says Retry-After"
-            );
+            assert!(responses["503"]["headers"].get("Retry-After").is_some(), "{method} {path} 503 says Retry-After");
             operations += 1;
         }
     }
@@ -119,12 +94,7 @@ fn every_operation_documents_its_errors_and_every_ref_resolves() {
     let mut all = Vec::new();
     refs(&doc, &mut all);
     for r in all {
-        let name = r
-            .strip_prefix("#/components/schemas/")
-            .unwrap_or_else(|| panic!("unexpected ref {r}"));
-        assert!(
-            doc["components"]["schemas"].get(name).is_some(),
-            "{r} resolves"
-        );
+        let name = r.strip_prefix("#/components/schemas/").unwrap_or_else(|| panic!("unexpected ref {r}"));
+        assert!(doc["components"]["schemas"].get(name).is_some(), "{r} resolves");
     }
 }

@@ -27,20 +27,14 @@ async fn unknown_query_parameters_are_refused(b: Backend) {
         assert!(message.contains("query"), "{path}: {text}");
     }
     // `page` is an integer of at least 1, as documented (Laravel would quietly show page 1).
-    for path in [
-        "/api/user/assistants/get?page=0",
-        "/api/user/calls?page=abc",
-    ] {
+    for path in ["/api/user/assistants/get?page=0", "/api/user/calls?page=abc"] {
         let (status, text) = app.raw(Method::GET, path, Some(&auth), None).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {text}");
         let body: Value = serde_json::from_str(&text).unwrap();
         assert!(body["errors"]["page"].is_array(), "{path}: {text}");
     }
     // The documented ones still work, paging included.
-    for path in [
-        "/api/user/calls?phone_number=%2B14155550100&per_page=5&page=2",
-        "/api/user/assistants/get?page=1&per_page=5",
-    ] {
+    for path in ["/api/user/calls?phone_number=%2B14155550100&per_page=5&page=2", "/api/user/assistants/get?page=1&per_page=5"] {
         let (status, text) = app.raw(Method::GET, path, Some(&auth), None).await;
         assert_eq!(status, StatusCode::OK, "{path}: {text}");
     }

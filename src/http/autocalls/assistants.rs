@@ -42,17 +42,8 @@ pub struct AssistantView {
     pub updated_at: String,
 }
 
-async fn views(
-    state: &AppState,
-    tenant: Tenant,
-    assistants: &[Assistant],
-) -> Result<Vec<AssistantView>, Error> {
-    let seqs = number_seqs(
-        state,
-        tenant,
-        assistants.iter().filter_map(|a| a.number_id).collect(),
-    )
-    .await?;
+async fn views(state: &AppState, tenant: Tenant, assistants: &[Assistant]) -> Result<Vec<AssistantView>, Error> {
+    let seqs = number_seqs(state, tenant, assistants.iter().filter_map(|a| a.number_id).collect()).await?;
     Ok(assistants
         .iter()
         .map(|a| AssistantView {
@@ -84,10 +75,7 @@ pub struct AssistantSaved {
 }
 
 fn assistant_key(ids: Result<PathIds, Error>) -> Result<Key<AssistantId>, Error> {
-    Ok(Key::Seq(path_seq(
-        ids?.raw("id").unwrap_or_default(),
-        assistant_not_found,
-    )?))
+    Ok(Key::Seq(path_seq(ids?.raw("id").unwrap_or_default(), assistant_not_found)?))
 }
 
 /// List assistants, oldest first.
@@ -102,13 +90,9 @@ async fn list_assistants(
     let Authed(tenant) = auth?;
     known_query(raw.as_deref(), &[PageQuery::into_params(|| None)])?;
     let req = req?;
-    let total = store::count(&state.core.db, "assistants", tenant.id)
-        .await
-        .map_err(Error::from)?;
+    let total = store::count(&state.core.db, "assistants", tenant.id).await.map_err(Error::from)?;
     let rows = state.core.list_assistants(tenant, req.slice()).await?;
-    Ok(Json(
-        req.paginate(views(&state, tenant, &rows).await?, total),
-    ))
+    Ok(Json(req.paginate(views(&state, tenant, &rows).await?, total)))
 }
 
 /// Create an assistant. `name` and `type` (`inbound` or `outbound`) are required;
@@ -128,18 +112,9 @@ async fn create_assistant(
     let name: String = body.required("name")?;
     let kind: String = body.required("type")?;
     let number = body.optional::<i64>("phone_number_id")?.map(NumberRef::Seq);
-    let a = state
-        .core
-        .create_assistant(tenant, &name, &kind, number)
-        .await?;
+    let a = state.core.create_assistant(tenant, &name, &kind, number).await?;
     let data = view(&state, tenant, a).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(AssistantSaved {
-            message: "Assistant created successfully",
-            data,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(AssistantSaved { message: "Assistant created successfully", data })))
 }
 
 /// Get an assistant.
@@ -152,13 +127,8 @@ async fn get_assistant(
     ids: Result<PathIds, Error>,
 ) -> Result<Json<AssistantData>, LaravelError> {
     let Authed(tenant) = auth?;
-    let a = state
-        .core
-        .get_assistant(tenant, assistant_key(ids)?)
-        .await?;
-    Ok(Json(AssistantData {
-        data: view(&state, tenant, a).await?,
-    }))
+    let a = state.core.get_assistant(tenant, assistant_key(ids)?).await?;
+    Ok(Json(AssistantData { data: view(&state, tenant, a).await? }))
 }
 
 /// Change an assistant's `name`, `type` or `phone_number_id` (`null` unassigns the number).
@@ -179,16 +149,11 @@ async fn update_assistant(
     let change = AssistantChange {
         name: body.optional("name")?,
         direction: body.optional("type")?,
-        number: body
-            .nullable::<i64>("phone_number_id")?
-            .map(|n| n.map(NumberRef::Seq)),
+        number: body.nullable::<i64>("phone_number_id")?.map(|n| n.map(NumberRef::Seq)),
     };
     let a = state.core.update_assistant(tenant, key, change).await?;
     let data = view(&state, tenant, a).await?;
-    Ok(Json(AssistantSaved {
-        message: "Assistant updated successfully",
-        data,
-    }))
+    Ok(Json(AssistantSaved { message: "Assistant updated successfully", data }))
 }
 
 /// Delete an assistant.
@@ -201,11 +166,6 @@ async fn delete_assistant(
     ids: Result<PathIds, Error>,
 ) -> Result<Json<MessageBody>, LaravelError> {
     let Authed(tenant) = auth?;
-    state
-        .core
-        .delete_assistant(tenant, assistant_key(ids)?)
-        .await?;
-    Ok(Json(MessageBody {
-        message: "Assistant deleted successfully",
-    }))
+    state.core.delete_assistant(tenant, assistant_key(ids)?).await?;
+    Ok(Json(MessageBody { message: "Assistant deleted successfully" }))
 }

@@ -99,10 +99,7 @@ fn found<T>(r: Result<T, Error>) -> Result<Option<T>, Error> {
 
 /// A filter naming a resource by integer id: `Ok(None)` when not given, `Err(None)` when there
 /// is no such resource (so no call can match).
-async fn by_seq<T, F: Future<Output = Result<T, Error>>>(
-    seq: Option<i64>,
-    get: impl FnOnce(i64) -> F,
-) -> Result<Option<T>, Option<Error>> {
+async fn by_seq<T, F: Future<Output = Result<T, Error>>>(seq: Option<i64>, get: impl FnOnce(i64) -> F) -> Result<Option<T>, Option<Error>> {
     let Some(seq) = seq else { return Ok(None) };
     match found(get(seq).await) {
         Ok(Some(t)) => Ok(Some(t)),
@@ -131,35 +128,20 @@ async fn views(state: &AppState, tenant: Tenant, calls: Vec<Call>) -> Result<Vec
     let mut out = Vec::with_capacity(calls.len());
     for c in calls {
         let assistant_name = name_of(&mut assistants, c.assistant_id, |id| async move {
-            state
-                .core
-                .get_assistant(tenant, Key::Id(id))
-                .await
-                .map(|a| a.name)
+            state.core.get_assistant(tenant, Key::Id(id)).await.map(|a| a.name)
         })
         .await?;
         let campaign_name = name_of(&mut campaigns, c.campaign_id, |id| async move {
-            state
-                .core
-                .get_campaign(tenant, Key::Id(id))
-                .await
-                .map(|c| c.name)
+            state.core.get_campaign(tenant, Key::Id(id)).await.map(|c| c.name)
         })
         .await?;
         let ended = c.started_at + chrono::Duration::seconds(c.duration_seconds);
-        let client = if c.direction == "inbound" {
-            c.from_e164
-        } else {
-            c.to_e164
-        };
+        let client = if c.direction == "inbound" { c.from_e164 } else { c.to_e164 };
         out.push(CallView {
             id: c.seq,
             assistant_name,
             campaign_name,
-            status: STATUSES
-                .iter()
-                .find(|(core, _)| *core == c.status)
-                .map_or(c.status.clone(), |(_, d)| (*d).to_owned()),
+            status: STATUSES.iter().find(|(core, _)| *core == c.status).map_or(c.status.clone(), |(_, d)| (*d).to_owned()),
             kind: c.direction,
             duration: c.duration_seconds,
             assistant_phone_number: c.number_e164,
@@ -183,29 +165,16 @@ async fn list_calls(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Paginated<CallView>>, LaravelError> {
     let Authed(tenant) = auth?;
-    known_query(
-        raw.as_deref(),
-        &[
-            CallQuery::into_params(|| None),
-            PageQuery::into_params(|| None),
-        ],
-    )?;
+    known_query(raw.as_deref(), &[CallQuery::into_params(|| None), PageQuery::into_params(|| None)])?;
     let q = query?.0;
     let req = req?;
     let started_from = day("date_from", q.date_from.as_deref())?;
-    let started_before =
-        day("date_to", q.date_to.as_deref())?.and_then(|d| d.checked_add_days(Days::new(1)));
+    let started_before = day("date_to", q.date_to.as_deref())?.and_then(|d| d.checked_add_days(Days::new(1)));
     let assistant_seq = query_int("assistant_id", q.assistant_id.as_deref())?;
     let campaign_seq = query_int("campaign_id", q.campaign_id.as_deref())?;
     let ids = async {
-        let assistant = by_seq(assistant_seq, |s| {
-            state.core.get_assistant(tenant, Key::Seq(s))
-        })
-        .await?;
-        let campaign = by_seq(campaign_seq, |s| {
-            state.core.get_campaign(tenant, Key::Seq(s))
-        })
-        .await?;
+        let assistant = by_seq(assistant_seq, |s| state.core.get_assistant(tenant, Key::Seq(s))).await?;
+        let campaign = by_seq(campaign_seq, |s| state.core.get_campaign(tenant, Key::Seq(s))).await?;
         Ok::<_, Option<Error>>((assistant.map(|a| a.id), campaign.map(|c| c.id)))
     };
     let (assistant_id, campaign_id) = match ids.await {
@@ -214,18 +183,11 @@ async fn list_calls(
         Err(Some(e)) => return Err(e.into()),
     };
     let filter = CallFilter {
-        status: q.status.map(|s| {
-            STATUSES
-                .iter()
-                .find(|(_, d)| *d == s)
-                .map_or(s.clone(), |(core, _)| (*core).to_owned())
-        }),
+        status: q.status.map(|s| STATUSES.iter().find(|(_, d)| *d == s).map_or(s.clone(), |(core, _)| (*core).to_owned())),
         direction: q.call_type,
         number_id: None,
         // A `+` sent unencoded in a query string arrives as a space.
-        phone_number: q
-            .phone_number
-            .map(|p| format!("+{}", p.trim().trim_start_matches('+'))),
+        phone_number: q.phone_number.map(|p| format!("+{}", p.trim().trim_start_matches('+'))),
         assistant_id,
         campaign_id,
         started_from,
@@ -233,7 +195,5 @@ async fn list_calls(
     };
     let calls = state.core.list_calls(tenant, &filter, req.slice()).await?;
     let total = state.core.count_calls(tenant, &filter).await?;
-    Ok(Json(
-        req.paginate(views(&state, tenant, calls).await?, total),
-    ))
+    Ok(Json(req.paginate(views(&state, tenant, calls).await?, total)))
 }

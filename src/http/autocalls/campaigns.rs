@@ -27,12 +27,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Core campaign statuses as Autocalls names them.
-const STATUSES: [(&str, &str); 4] = [
-    ("draft", "draft"),
-    ("in_progress", "in-progress"),
-    ("paused", "stopped"),
-    ("completed", "completed"),
-];
+const STATUSES: [(&str, &str); 4] =
+    [("draft", "draft"), ("in_progress", "in-progress"), ("paused", "stopped"), ("completed", "completed")];
 
 /// `action`: the core status it sets and what the client is told.
 const ACTIONS: [(&str, (&str, &str)); 2] = [
@@ -41,11 +37,7 @@ const ACTIONS: [(&str, (&str, &str)); 2] = [
 ];
 
 fn dialect_status(core: &str) -> String {
-    STATUSES
-        .iter()
-        .find(|(c, _)| *c == core)
-        .map_or(core, |(_, d)| d)
-        .to_owned()
+    STATUSES.iter().find(|(c, _)| *c == core).map_or(core, |(_, d)| d).to_owned()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -61,31 +53,15 @@ pub struct CampaignView {
     pub updated_at: String,
 }
 
-async fn views(
-    state: &AppState,
-    tenant: Tenant,
-    campaigns: &[Campaign],
-) -> Result<Vec<CampaignView>, Error> {
-    let seqs = number_seqs(
-        state,
-        tenant,
-        campaigns
-            .iter()
-            .flat_map(|c| c.number_ids.clone())
-            .collect(),
-    )
-    .await?;
+async fn views(state: &AppState, tenant: Tenant, campaigns: &[Campaign]) -> Result<Vec<CampaignView>, Error> {
+    let seqs = number_seqs(state, tenant, campaigns.iter().flat_map(|c| c.number_ids.clone()).collect()).await?;
     Ok(campaigns
         .iter()
         .map(|c| CampaignView {
             id: c.seq,
             name: c.name.clone(),
             status: dialect_status(&c.status),
-            phone_number_ids: c
-                .number_ids
-                .iter()
-                .filter_map(|n| seq_of(&seqs, *n))
-                .collect(),
+            phone_number_ids: c.number_ids.iter().filter_map(|n| seq_of(&seqs, *n)).collect(),
             created_at: laravel_time(c.created_at),
             updated_at: laravel_time(c.updated_at),
         })
@@ -112,41 +88,18 @@ async fn create_campaign(
     let Authed(tenant) = auth?;
     let body = Body::from(body)?;
     let name: String = body.required("name")?;
-    let numbers: Vec<NumberRef> = body
-        .optional::<Vec<i64>>("phone_number_ids")?
-        .unwrap_or_default()
-        .into_iter()
-        .map(NumberRef::Seq)
-        .collect();
+    let numbers: Vec<NumberRef> = body.optional::<Vec<i64>>("phone_number_ids")?.unwrap_or_default().into_iter().map(NumberRef::Seq).collect();
     let c = state.core.create_campaign(tenant, &name, &numbers).await?;
     let data = views(&state, tenant, &[c]).await?.remove(0);
-    Ok((
-        StatusCode::CREATED,
-        Json(CampaignCreated {
-            message: "Campaign created successfully",
-            data,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(CampaignCreated { message: "Campaign created successfully", data })))
 }
 
 /// List campaigns, oldest first (a plain array, as Autocalls answers).
 #[utoipa::path(get, path = "/api/user/campaigns", tag = "autocalls", operation_id = "autocalls_list_campaigns",
     responses((status = 200, body = [CampaignView])))]
-async fn list_campaigns(
-    State(state): State<AppState>,
-    auth: Result<Authed, Error>,
-) -> Result<Json<Vec<CampaignView>>, LaravelError> {
+async fn list_campaigns(State(state): State<AppState>, auth: Result<Authed, Error>) -> Result<Json<Vec<CampaignView>>, LaravelError> {
     let Authed(tenant) = auth?;
-    let campaigns = state
-        .core
-        .list_campaigns(
-            tenant,
-            Page::After {
-                seq: None,
-                limit: i64::MAX,
-            },
-        )
-        .await?;
+    let campaigns = state.core.list_campaigns(tenant, Page::After { seq: None, limit: i64::MAX }).await?;
     Ok(Json(views(&state, tenant, &campaigns).await?))
 }
 
@@ -180,16 +133,6 @@ async fn update_status(
     let campaign_id: i64 = body.required("campaign_id")?;
     let action: String = body.required("action")?;
     let (status, message) = *one_of("action", &action, &ACTIONS)?;
-    let c = state
-        .core
-        .update_campaign(tenant, Key::Seq(campaign_id), None, Some(status), None)
-        .await?;
-    Ok(Json(StatusUpdated {
-        message,
-        success: true,
-        data: StatusData {
-            campaign_id: c.seq,
-            status: dialect_status(&c.status),
-        },
-    }))
+    let c = state.core.update_campaign(tenant, Key::Seq(campaign_id), None, Some(status), None).await?;
+    Ok(Json(StatusUpdated { message, success: true, data: StatusData { campaign_id: c.seq, status: dialect_status(&c.status) } }))
 }

@@ -82,25 +82,16 @@ impl IntoResponse for LaravelError {
 fn render(e: Error, shape: Shape) -> Response {
     if e.status == StatusCode::UNAUTHORIZED {
         // Sanctum's answer, whatever was wrong with the key.
-        return (
-            StatusCode::UNAUTHORIZED,
-            Json(json!({ "message": "Unauthenticated." })),
-        )
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "message": "Unauthenticated." }))).into_response();
     }
     // Autocalls forgets a number once it has left; the native API explains why (409).
-    let e = if e.code == "number_already_released" {
-        Error::number_not_found()
-    } else {
-        e
-    };
+    let e = if e.code == "number_already_released" { Error::number_not_found() } else { e };
     let (status, body) = match (shape, invalid_field(&e)) {
         (Shape::Phone, Some((_, message))) => (e.status, json!({ "error": message })),
         (Shape::Phone, None) => (e.status, json!({ "error": e.message })),
-        (Shape::Laravel, Some((field, message))) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            json!({ "message": message, "errors": { field: [message] } }),
-        ),
+        (Shape::Laravel, Some((field, message))) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, json!({ "message": message, "errors": { field: [message] } }))
+        }
         (Shape::Laravel, None) => (e.status, json!({ "message": e.message })),
     };
     (status, Json(body)).into_response()
@@ -152,11 +143,7 @@ async fn number_by_seq(state: &AppState, tenant: Tenant, seq: i64) -> Result<Num
 
 /// Integer ids of numbers known by uuid, for views that show which number a resource uses;
 /// numbers deleted since keep their id.
-async fn number_seqs(
-    state: &AppState,
-    tenant: Tenant,
-    ids: Vec<NumberId>,
-) -> Result<Vec<(NumberId, i64)>, Error> {
+async fn number_seqs(state: &AppState, tenant: Tenant, ids: Vec<NumberId>) -> Result<Vec<(NumberId, i64)>, Error> {
     let mut conn = state.core.db.pool.acquire().await?;
     let mut out = Vec::new();
     for id in ids {

@@ -70,10 +70,7 @@ impl<S: Send + Sync, const PER_PAGE: i64> FromRequestParts<S> for PageRequest<PE
         let ApiQuery(q) = ApiQuery::<PageQuery>::from_request_parts(parts, state).await?;
         let per_page = query_int("per_page", q.per_page.as_deref())?.unwrap_or(PER_PAGE);
         if !(1..=MAX_PER_PAGE).contains(&per_page) {
-            return Err(Error::invalid_field(
-                "per_page",
-                format!("field must be between 1 and {MAX_PER_PAGE}"),
-            ));
+            return Err(Error::invalid_field("per_page", format!("field must be between 1 and {MAX_PER_PAGE}")));
         }
         // Laravel reads a page that is not a positive integer as the first; refusing it keeps the
         // documented contract exact (and a client's paging bug visible).
@@ -85,68 +82,35 @@ impl<S: Send + Sync, const PER_PAGE: i64> FromRequestParts<S> for PageRequest<PE
             .filter(|(k, _)| k != "page")
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
-        Ok(PageRequest {
-            page,
-            per_page,
-            path: format!("{}{}", origin(parts), parts.uri.path()),
-            query,
-        })
+        Ok(PageRequest { page, per_page, path: format!("{}{}", origin(parts), parts.uri.path()), query })
     }
 }
 
 /// The public `scheme://host` for this request (see [`PublicOrigin`]).
 fn origin(parts: &Parts) -> String {
-    parts
-        .extensions
-        .get::<PublicOrigin>()
-        .cloned()
-        .unwrap_or_default()
-        .base(parts)
+    parts.extensions.get::<PublicOrigin>().cloned().unwrap_or_default().base(parts)
 }
 
 impl<const PER_PAGE: i64> PageRequest<PER_PAGE> {
     pub fn slice(&self) -> Page {
-        Page::Offset {
-            offset: (self.page - 1).saturating_mul(self.per_page),
-            limit: self.per_page,
-        }
+        Page::Offset { offset: (self.page - 1).saturating_mul(self.per_page), limit: self.per_page }
     }
 
     pub fn paginate<T>(self, data: Vec<T>, total: i64) -> Paginated<T> {
         let last_page = ((total + self.per_page - 1) / self.per_page).max(1);
         let current = self.page;
         let first_item = (current - 1).saturating_mul(self.per_page) + 1;
-        let (from, to) = if data.is_empty() {
-            (None, None)
-        } else {
-            (Some(first_item), Some(first_item + data.len() as i64 - 1))
-        };
+        let (from, to) = if data.is_empty() { (None, None) } else { (Some(first_item), Some(first_item + data.len() as i64 - 1)) };
         let prev_page_url = (current > 1).then(|| self.url(current - 1));
         let next_page_url = (current < last_page).then(|| self.url(current + 1));
-        let mut links = vec![Link {
-            url: prev_page_url.clone(),
-            label: "&laquo; Previous".into(),
-            active: false,
-        }];
+        let mut links = vec![Link { url: prev_page_url.clone(), label: "&laquo; Previous".into(), active: false }];
         for (i, block) in window(current, last_page).into_iter().enumerate() {
             if i > 0 {
-                links.push(Link {
-                    url: None,
-                    label: "...".into(),
-                    active: false,
-                });
+                links.push(Link { url: None, label: "...".into(), active: false });
             }
-            links.extend(block.map(|p| Link {
-                url: Some(self.url(p)),
-                label: p.to_string(),
-                active: p == current,
-            }));
+            links.extend(block.map(|p| Link { url: Some(self.url(p)), label: p.to_string(), active: p == current }));
         }
-        links.push(Link {
-            url: next_page_url.clone(),
-            label: "Next &raquo;".into(),
-            active: false,
-        });
+        links.push(Link { url: next_page_url.clone(), label: "Next &raquo;".into(), active: false });
         Paginated {
             current_page: current,
             data,
@@ -184,11 +148,7 @@ fn window(current: i64, last: i64) -> Vec<std::ops::RangeInclusive<i64>> {
     } else if current > last - window {
         vec![1..=2, last - (window + ON_EACH_SIDE - 1)..=last]
     } else {
-        vec![
-            1..=2,
-            current - ON_EACH_SIDE..=current + ON_EACH_SIDE,
-            last - 1..=last,
-        ]
+        vec![1..=2, current - ON_EACH_SIDE..=current + ON_EACH_SIDE, last - 1..=last]
     }
 }
 

@@ -27,10 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_phone_numbers))
         .routes(routes!(update_phone_number, release_phone_number))
         // `all` is no id, yet a PUT or DELETE on it must get this dialect's 404, not a 405.
-        .route(
-            "/api/user/phone-numbers/all",
-            put(update_phone_number).delete(release_phone_number),
-        )
+        .route("/api/user/phone-numbers/all", put(update_phone_number).delete(release_phone_number))
         .routes(routes!(assignable_numbers))
 }
 
@@ -90,17 +87,11 @@ pub struct PhoneNumberList {
 /// Every number still in the workspace, oldest first.
 async fn live_numbers(state: &AppState, tenant: Tenant) -> Result<Vec<NumberRecord>, Error> {
     const BATCH: i64 = 100;
-    let filter = NumberFilter {
-        status: Some(NumberStatus::Active),
-        ..Default::default()
-    };
+    let filter = NumberFilter { status: Some(NumberStatus::Active), ..Default::default() };
     let mut all: Vec<NumberRecord> = Vec::new();
     loop {
         let after = all.last().map(|n| n.seq);
-        let batch = state
-            .core
-            .list_numbers(tenant, &filter, after, BATCH)
-            .await?;
+        let batch = state.core.list_numbers(tenant, &filter, after, BATCH).await?;
         let done = (batch.len() as i64) < BATCH;
         all.extend(batch);
         if done {
@@ -112,25 +103,14 @@ async fn live_numbers(state: &AppState, tenant: Tenant) -> Result<Vec<NumberReco
 /// List the phone numbers in the workspace.
 #[utoipa::path(get, path = "/api/user/phone-numbers/all", tag = "autocalls", operation_id = "autocalls_list_phone_numbers",
     responses((status = 200, body = PhoneNumberList), (status = 401, description = "`{\"message\": \"Unauthenticated.\"}`")))]
-async fn list_phone_numbers(
-    State(state): State<AppState>,
-    auth: Result<Authed, Error>,
-) -> Result<Json<PhoneNumberList>, PhoneError> {
+async fn list_phone_numbers(State(state): State<AppState>, auth: Result<Authed, Error>) -> Result<Json<PhoneNumberList>, PhoneError> {
     let Authed(tenant) = auth?;
-    let data = live_numbers(&state, tenant)
-        .await?
-        .iter()
-        .map(PhoneNumberView::from)
-        .collect();
+    let data = live_numbers(&state, tenant).await?.iter().map(PhoneNumberView::from).collect();
     Ok(Json(PhoneNumberList { data }))
 }
 
 /// The number a path names: an integer id of a number not deleted from the workspace.
-async fn path_number(
-    state: &AppState,
-    tenant: Tenant,
-    ids: Result<PathIds, Error>,
-) -> Result<NumberId, Error> {
+async fn path_number(state: &AppState, tenant: Tenant, ids: Result<PathIds, Error>) -> Result<NumberId, Error> {
     let seq = path_seq(ids?.raw("id").unwrap_or_default(), Error::number_not_found)?;
     Ok(number_by_seq(state, tenant, seq).await?.id)
 }
@@ -172,23 +152,10 @@ async fn update_phone_number(
     if state.core.get_number(tenant, id).await?.number.status != NumberStatus::Active {
         return Err(Error::number_not_found().into());
     }
-    let n = state
-        .core
-        .update_number(tenant, id, nickname, None)
-        .await?
-        .number;
+    let n = state.core.update_number(tenant, id, nickname, None).await?.number;
     let (kind, _, _) = names(n.kind);
-    let data = PhoneNumberSummary {
-        id: n.seq,
-        phone_number: n.e164,
-        nickname: n.nickname,
-        country_code: n.country,
-        kind,
-    };
-    Ok(Json(PhoneNumberUpdated {
-        message: "Phone number updated successfully.",
-        data,
-    }))
+    let data = PhoneNumberSummary { id: n.seq, phone_number: n.e164, nickname: n.nickname, country_code: n.country, kind };
+    Ok(Json(PhoneNumberUpdated { message: "Phone number updated successfully.", data }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -214,14 +181,7 @@ async fn release_phone_number(
     let id = path_number(&state, tenant, ids).await?;
     let released = state.core.release(tenant, id).await.map_err(|e| {
         // The release page promises one message for every failure on our side.
-        if e.status.is_server_error() {
-            Error {
-                message: CARRIER_FAILED_MESSAGE.into(),
-                ..e
-            }
-        } else {
-            e
-        }
+        if e.status.is_server_error() { Error { message: CARRIER_FAILED_MESSAGE.into(), ..e } } else { e }
     })?;
     let message = match released {
         Released::Scheduled(_) => RELEASED_MESSAGE,
@@ -265,9 +225,7 @@ async fn assignable_numbers(
         Some(t) => *one_of("type", &t, &[("inbound", true), ("outbound", false)])?,
         None => false,
     };
-    let taken = store::inbound_numbers(&state.core.db, tenant.id)
-        .await
-        .map_err(Error::from)?;
+    let taken = store::inbound_numbers(&state.core.db, tenant.id).await.map_err(Error::from)?;
     let numbers = live_numbers(&state, tenant).await?;
     let listed = numbers
         .iter()

@@ -12,8 +12,7 @@ use super::views::{NumberList, NumberView, PeriodView};
 use crate::domain::ids::NumberId;
 use crate::domain::money::Money;
 use crate::domain::number::{
-    Capabilities, CapabilityName, NumberConfigurations, NumberKind, NumberStatus, NumberType,
-    SubscriptionStatus,
+    Capabilities, CapabilityName, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus,
 };
 use crate::domain::phone::normalise_prefix;
 use crate::error::{Error, Result};
@@ -23,8 +22,7 @@ use crate::service::lifecycle::Released;
 use crate::service::numbers::NewNumber;
 use crate::store::numbers::NumberFilter;
 
-pub const RELEASED_MESSAGE: &str =
-    "Phone number released successfully. It will be removed at the end of the billing period.";
+pub const RELEASED_MESSAGE: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 pub const DELETED_MESSAGE: &str = "Phone number deleted successfully.";
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -140,18 +138,11 @@ async fn list_numbers(
     Workspace(tenant): Workspace,
     ApiQuery(q): ApiQuery<ListNumbersQuery>,
 ) -> Result<Json<NumberList>> {
-    let (after, limit) = PageParams {
-        limit: q.limit,
-        page_token: q.page_token.clone(),
-    }
-    .parse()?;
+    let (after, limit) = PageParams { limit: q.limit, page_token: q.page_token.clone() }.parse()?;
     let number_prefix = match &q.number_prefix {
         Some(p) => Some(normalise_prefix(p).ok_or_else(|| {
-            Error::bad_request(
-                "invalid_query_parameter",
-                "`numberPrefix` must be digits, optionally after a +.",
-            )
-            .with_details(serde_json::json!({ "parameter": "numberPrefix" }))
+            Error::bad_request("invalid_query_parameter", "`numberPrefix` must be digits, optionally after a +.")
+                .with_details(serde_json::json!({ "parameter": "numberPrefix" }))
         })?),
         None => None,
     };
@@ -164,16 +155,10 @@ async fn list_numbers(
         number_prefix,
         subscription_status: q.subscription_status,
     };
-    let rows = state
-        .core
-        .list_numbers(tenant, &filter, after, limit + 1)
-        .await?;
+    let rows = state.core.list_numbers(tenant, &filter, after, limit + 1).await?;
     let (rows, next_page_token) = page(rows, limit, |r| r.seq);
     let results = rows.iter().map(|r| NumberView::new(r, None)).collect();
-    Ok(Json(NumberList {
-        results,
-        next_page_token,
-    }))
+    Ok(Json(NumberList { results, next_page_token }))
 }
 
 /// Get one number.
@@ -185,13 +170,7 @@ async fn get_number(
     Workspace(tenant): Workspace,
     ids: PathIds,
 ) -> Result<Json<NumberView>> {
-    Ok(Json(
-        state
-            .core
-            .get_number(tenant, number_id(&ids)?)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.core.get_number(tenant, number_id(&ids)?).await?.into()))
 }
 
 /// Change a number's nickname or configurations.
@@ -206,13 +185,7 @@ async fn update_number(
     ApiJson(body): ApiJson<UpdateNumber>,
 ) -> Result<Json<NumberView>> {
     let id = number_id(&ids)?;
-    Ok(Json(
-        state
-            .core
-            .update_number(tenant, id, body.nickname, body.configurations)
-            .await?
-            .into(),
-    ))
+    Ok(Json(state.core.update_number(tenant, id, body.nickname, body.configurations).await?.into()))
 }
 
 /// Release a number: dedicated at the end of its period, SIP at once, caller ID at once and at
@@ -229,14 +202,8 @@ async fn release_number(
 ) -> Result<Json<ReleaseResponse>> {
     let id = number_id(&ids)?;
     Ok(Json(match state.core.release(tenant, id).await? {
-        Released::Scheduled(rec) => ReleaseResponse {
-            message: RELEASED_MESSAGE,
-            number: Some(NumberView::new(&rec, None)),
-        },
-        Released::Deleted => ReleaseResponse {
-            message: DELETED_MESSAGE,
-            number: None,
-        },
+        Released::Scheduled(rec) => ReleaseResponse { message: RELEASED_MESSAGE, number: Some(NumberView::new(&rec, None)) },
+        Released::Deleted => ReleaseResponse { message: DELETED_MESSAGE, number: None },
     }))
 }
 
@@ -250,10 +217,7 @@ async fn cancel_subscription(
     Workspace(tenant): Workspace,
     ids: PathIds,
 ) -> Result<Json<NumberView>> {
-    let rec = state
-        .core
-        .cancel_subscription(tenant, number_id(&ids)?)
-        .await?;
+    let rec = state.core.cancel_subscription(tenant, number_id(&ids)?).await?;
     Ok(Json(NumberView::new(&rec, None)))
 }
 
@@ -272,7 +236,5 @@ async fn list_periods(
     ids: PathIds,
 ) -> Result<Json<PeriodList>> {
     let periods = state.core.billed_periods(tenant, number_id(&ids)?).await?;
-    Ok(Json(PeriodList {
-        results: periods.iter().map(PeriodView::from).collect(),
-    }))
+    Ok(Json(PeriodList { results: periods.iter().map(PeriodView::from).collect() }))
 }

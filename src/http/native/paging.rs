@@ -28,20 +28,14 @@ impl PageParams {
     pub fn parse(&self) -> Result<(Option<i64>, i64)> {
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            return Err(Error::bad_request(
-                "invalid_query_parameter",
-                format!("`limit` must be between 1 and {MAX_LIMIT}."),
-            )
-            .with_details(serde_json::json!({ "parameter": "limit" })));
+            return Err(Error::bad_request("invalid_query_parameter", format!("`limit` must be between 1 and {MAX_LIMIT}."))
+                .with_details(serde_json::json!({ "parameter": "limit" })));
         }
         let after = match &self.page_token {
             None => None,
             Some(t) => Some(decode(t).ok_or_else(|| {
-                Error::bad_request(
-                    "invalid_page_token",
-                    "`pageToken` is not a token this API issued.",
-                )
-                .with_details(serde_json::json!({ "parameter": "pageToken" }))
+                Error::bad_request("invalid_page_token", "`pageToken` is not a token this API issued.")
+                    .with_details(serde_json::json!({ "parameter": "pageToken" }))
             })?),
         };
         Ok((after, limit))
@@ -51,10 +45,7 @@ impl PageParams {
 fn decode(token: &str) -> Option<i64> {
     let bytes = ENGINE.decode(token).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    text.strip_prefix("k1:")?
-        .parse()
-        .ok()
-        .filter(|n: &i64| *n >= 0)
+    text.strip_prefix("k1:")?.parse().ok().filter(|n: &i64| *n >= 0)
 }
 
 pub fn encode(seq: i64) -> String {

@@ -134,21 +134,12 @@ where
     V: for<'a> From<&'a R>,
 {
     let (rows, next_page_token) = page(rows, limit, seq);
-    Json(List {
-        results: rows.iter().map(V::from).collect(),
-        next_page_token,
-    })
+    Json(List { results: rows.iter().map(V::from).collect(), next_page_token })
 }
 
 fn keyset(p: &PageParams) -> Result<(Page, i64)> {
     let (after, limit) = p.parse()?;
-    Ok((
-        Page::After {
-            seq: after,
-            limit: limit + 1,
-        },
-        limit,
-    ))
+    Ok((Page::After { seq: after, limit: limit + 1 }, limit))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -189,93 +180,45 @@ fn campaign_key(ids: &PathIds) -> Result<Key<CampaignId>> {
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/assistants", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = CreateAssistant,
     responses((status = 201, body = AssistantView), (status = 409, description = "Number serves another inbound assistant")))]
-async fn create_assistant(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiJson(b): ApiJson<CreateAssistant>,
-) -> Result<(StatusCode, Json<AssistantView>)> {
+async fn create_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<CreateAssistant>) -> Result<(StatusCode, Json<AssistantView>)> {
     let number = b.number_id.map(|n| NumberRef::Id(NumberId(n)));
-    let a = state
-        .core
-        .create_assistant(
-            tenant,
-            &b.name,
-            b.direction.as_deref().unwrap_or("inbound"),
-            number,
-        )
-        .await?;
+    let a = state.core.create_assistant(tenant, &b.name, b.direction.as_deref().unwrap_or("inbound"), number).await?;
     Ok((StatusCode::CREATED, Json((&a).into())))
 }
 
 /// List assistants.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/assistants", tag = "resources",
     params(("workspaceId" = Uuid, Path), PageParams), responses((status = 200, body = List<AssistantView>)))]
-async fn list_assistants(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiQuery(p): ApiQuery<PageParams>,
-) -> Result<Json<List<AssistantView>>> {
+async fn list_assistants(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(p): ApiQuery<PageParams>) -> Result<Json<List<AssistantView>>> {
     let (page_, limit) = keyset(&p)?;
-    Ok(listed(
-        state.core.list_assistants(tenant, page_).await?,
-        limit,
-        |a| a.seq,
-    ))
+    Ok(listed(state.core.list_assistants(tenant, page_).await?, limit, |a| a.seq))
 }
 
 /// Get an assistant.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/assistants/{assistantId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("assistantId" = Uuid, Path)), responses((status = 200, body = AssistantView)))]
-async fn get_assistant(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<AssistantView>> {
-    Ok(Json(
-        (&state
-            .core
-            .get_assistant(tenant, assistant_key(&ids)?)
-            .await?)
-            .into(),
-    ))
+async fn get_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<AssistantView>> {
+    Ok(Json((&state.core.get_assistant(tenant, assistant_key(&ids)?).await?).into()))
 }
 
 /// Rename an assistant or change its number.
 #[utoipa::path(patch, path = "/workspaces/{workspaceId}/assistants/{assistantId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("assistantId" = Uuid, Path)), request_body = UpdateAssistant,
     responses((status = 200, body = AssistantView)))]
-async fn update_assistant(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-    ApiJson(b): ApiJson<UpdateAssistant>,
-) -> Result<Json<AssistantView>> {
+async fn update_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds, ApiJson(b): ApiJson<UpdateAssistant>) -> Result<Json<AssistantView>> {
     let change = AssistantChange {
         name: b.name,
         direction: b.direction,
         number: b.number_id.map(|n| n.map(|n| NumberRef::Id(NumberId(n)))),
     };
-    Ok(Json(
-        (&state
-            .core
-            .update_assistant(tenant, assistant_key(&ids)?, change)
-            .await?)
-            .into(),
-    ))
+    Ok(Json((&state.core.update_assistant(tenant, assistant_key(&ids)?, change).await?).into()))
 }
 
 /// Delete an assistant.
 #[utoipa::path(delete, path = "/workspaces/{workspaceId}/assistants/{assistantId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("assistantId" = Uuid, Path)), responses((status = 204)))]
-async fn delete_assistant(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<StatusCode> {
-    state
-        .core
-        .delete_assistant(tenant, assistant_key(&ids)?)
-        .await?;
+async fn delete_assistant(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<StatusCode> {
+    state.core.delete_assistant(tenant, assistant_key(&ids)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -307,67 +250,35 @@ fn refs(ids: &[Uuid]) -> Vec<NumberRef> {
 /// Create a campaign with a phone-number rotation.
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/campaigns", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = CreateCampaign, responses((status = 201, body = CampaignView)))]
-async fn create_campaign(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiJson(b): ApiJson<CreateCampaign>,
-) -> Result<(StatusCode, Json<CampaignView>)> {
-    let c = state
-        .core
-        .create_campaign(tenant, &b.name, &refs(&b.number_ids))
-        .await?;
+async fn create_campaign(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<CreateCampaign>) -> Result<(StatusCode, Json<CampaignView>)> {
+    let c = state.core.create_campaign(tenant, &b.name, &refs(&b.number_ids)).await?;
     Ok((StatusCode::CREATED, Json((&c).into())))
 }
 
 /// List campaigns.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/campaigns", tag = "resources",
     params(("workspaceId" = Uuid, Path), PageParams), responses((status = 200, body = List<CampaignView>)))]
-async fn list_campaigns(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiQuery(p): ApiQuery<PageParams>,
-) -> Result<Json<List<CampaignView>>> {
+async fn list_campaigns(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(p): ApiQuery<PageParams>) -> Result<Json<List<CampaignView>>> {
     let (page_, limit) = keyset(&p)?;
-    Ok(listed(
-        state.core.list_campaigns(tenant, page_).await?,
-        limit,
-        |c| c.seq,
-    ))
+    Ok(listed(state.core.list_campaigns(tenant, page_).await?, limit, |c| c.seq))
 }
 
 /// Get a campaign.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/campaigns/{campaignId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("campaignId" = Uuid, Path)), responses((status = 200, body = CampaignView)))]
-async fn get_campaign(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<CampaignView>> {
-    Ok(Json(
-        (&state.core.get_campaign(tenant, campaign_key(&ids)?).await?).into(),
-    ))
+async fn get_campaign(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<CampaignView>> {
+    Ok(Json((&state.core.get_campaign(tenant, campaign_key(&ids)?).await?).into()))
 }
 
 /// Rename, start/stop or change the rotation of a campaign.
 #[utoipa::path(patch, path = "/workspaces/{workspaceId}/campaigns/{campaignId}", tag = "resources",
     params(("workspaceId" = Uuid, Path), ("campaignId" = Uuid, Path)), request_body = UpdateCampaign,
     responses((status = 200, body = CampaignView)))]
-async fn update_campaign(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-    ApiJson(b): ApiJson<UpdateCampaign>,
-) -> Result<Json<CampaignView>> {
+async fn update_campaign(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds, ApiJson(b): ApiJson<UpdateCampaign>) -> Result<Json<CampaignView>> {
     let numbers = b.number_ids.as_deref().map(refs);
     let c = state
         .core
-        .update_campaign(
-            tenant,
-            campaign_key(&ids)?,
-            b.name.as_deref(),
-            b.status.as_deref(),
-            numbers.as_deref(),
-        )
+        .update_campaign(tenant, campaign_key(&ids)?, b.name.as_deref(), b.status.as_deref(), numbers.as_deref())
         .await?;
     Ok(Json((&c).into()))
 }
@@ -414,11 +325,7 @@ pub struct CallQuery {
 /// Record a call.
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/calls", tag = "resources",
     params(("workspaceId" = Uuid, Path)), request_body = RecordCall, responses((status = 201, body = CallView)))]
-async fn record_call(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiJson(b): ApiJson<RecordCall>,
-) -> Result<(StatusCode, Json<CallView>)> {
+async fn record_call(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(b): ApiJson<RecordCall>) -> Result<(StatusCode, Json<CallView>)> {
     let call = state
         .core
         .record_call(
@@ -440,15 +347,8 @@ async fn record_call(
 /// List calls, newest last, with filters.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/calls", tag = "resources",
     params(("workspaceId" = Uuid, Path), CallQuery), responses((status = 200, body = List<CallView>)))]
-async fn list_calls(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiQuery(q): ApiQuery<CallQuery>,
-) -> Result<Json<List<CallView>>> {
-    let (page_, limit) = keyset(&PageParams {
-        limit: q.limit,
-        page_token: q.page_token.clone(),
-    })?;
+async fn list_calls(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(q): ApiQuery<CallQuery>) -> Result<Json<List<CallView>>> {
+    let (page_, limit) = keyset(&PageParams { limit: q.limit, page_token: q.page_token.clone() })?;
     let filter = CallFilter {
         status: q.status,
         direction: q.direction,

@@ -48,29 +48,16 @@ fn view(rec: &NumberRecord) -> Result<Json<EndpointSubscription>> {
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions", tag = "subscriptions",
     params(("workspaceId" = uuid::Uuid, Path), ("endpointId" = uuid::Uuid, Path, description = "The number id")),
     responses((status = 200, body = SubscriptionList), (status = 404, description = "Not found")))]
-async fn list_subscriptions(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<SubscriptionList>> {
-    let n = state
-        .core
-        .get_number(tenant, ids.get("endpointId")?)
-        .await?;
-    Ok(Json(SubscriptionList {
-        results: endpoint_subscription(&n.number).into_iter().collect(),
-    }))
+async fn list_subscriptions(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<SubscriptionList>> {
+    let n = state.core.get_number(tenant, ids.get("endpointId")?).await?;
+    Ok(Json(SubscriptionList { results: endpoint_subscription(&n.number).into_iter().collect() }))
 }
 
 /// Get a subscription by name.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{name}", tag = "subscriptions",
     params(("workspaceId" = uuid::Uuid, Path), ("endpointId" = uuid::Uuid, Path), ("name" = String, Path, example = "main")),
     responses((status = 200, body = EndpointSubscription), (status = 404, description = "Not found")))]
-async fn get_subscription(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<EndpointSubscription>> {
+async fn get_subscription(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<EndpointSubscription>> {
     let n = state.core.get_number(tenant, target(&ids)?).await?;
     view(&n.number)
 }
@@ -79,16 +66,8 @@ async fn get_subscription(
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{name}/cancel", tag = "subscriptions",
     params(("workspaceId" = uuid::Uuid, Path), ("endpointId" = uuid::Uuid, Path), ("name" = String, Path, example = "main")),
     responses((status = 200, body = EndpointSubscription), (status = 404, description = "Not found"), (status = 409, description = "Already ended")))]
-async fn cancel(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<EndpointSubscription>> {
-    let rec = state
-        .core
-        .cancel_subscription(tenant, target(&ids)?)
-        .await
-        .map_err(no_sub_is_404)?;
+async fn cancel(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<EndpointSubscription>> {
+    let rec = state.core.cancel_subscription(tenant, target(&ids)?).await.map_err(no_sub_is_404)?;
     view(&rec)
 }
 
@@ -96,16 +75,8 @@ async fn cancel(
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/endpoints/{endpointId}/subscriptions/{name}/resume", tag = "subscriptions",
     params(("workspaceId" = uuid::Uuid, Path), ("endpointId" = uuid::Uuid, Path), ("name" = String, Path, example = "main")),
     responses((status = 200, body = EndpointSubscription), (status = 404, description = "Not found"), (status = 409, description = "The period already ended")))]
-async fn resume(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ids: PathIds,
-) -> Result<Json<EndpointSubscription>> {
-    let rec = state
-        .core
-        .resume_subscription(tenant, target(&ids)?)
-        .await
-        .map_err(no_sub_is_404)?;
+async fn resume(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<Json<EndpointSubscription>> {
+    let rec = state.core.resume_subscription(tenant, target(&ids)?).await.map_err(no_sub_is_404)?;
     view(&rec)
 }
 

@@ -13,9 +13,7 @@ use crate::http::extract::{ApiJson, Workspace};
 use crate::http::AppState;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(get_clock))
-        .routes(routes!(advance))
+    OpenApiRouter::new().routes(routes!(get_clock)).routes(routes!(advance))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -36,16 +34,10 @@ pub struct TestClock {
 /// The workspace's clock.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/test-clock", tag = "test-clock",
     params(("workspaceId" = uuid::Uuid, Path)), responses((status = 200, body = TestClock)))]
-async fn get_clock(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-) -> Result<Json<TestClock>> {
+async fn get_clock(State(state): State<AppState>, Workspace(tenant): Workspace) -> Result<Json<TestClock>> {
     let mut conn = state.core.db.pool.acquire().await?;
     let now = state.core.now(&mut conn, tenant).await?;
-    Ok(Json(TestClock {
-        test_mode: tenant.test_mode,
-        now,
-    }))
+    Ok(Json(TestClock { test_mode: tenant.test_mode, now }))
 }
 
 /// Move a test-mode workspace's clock forward; every renewal and release that falls due runs
@@ -54,14 +46,7 @@ async fn get_clock(
     params(("workspaceId" = uuid::Uuid, Path)), request_body = Advance,
     responses((status = 200, body = TestClock), (status = 409, description = "Live workspace"),
         (status = 422, description = "The clock would go back")))]
-async fn advance(
-    State(state): State<AppState>,
-    Workspace(tenant): Workspace,
-    ApiJson(body): ApiJson<Advance>,
-) -> Result<Json<TestClock>> {
+async fn advance(State(state): State<AppState>, Workspace(tenant): Workspace, ApiJson(body): ApiJson<Advance>) -> Result<Json<TestClock>> {
     let now = state.core.advance_clock(tenant, body.to).await?;
-    Ok(Json(TestClock {
-        test_mode: true,
-        now,
-    }))
+    Ok(Json(TestClock { test_mode: true, now }))
 }

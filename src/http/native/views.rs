@@ -125,12 +125,7 @@ pub fn endpoint_details(n: &NumberRecord) -> Option<EndpointSubscriptionDetails>
 
 pub fn endpoint_subscription(n: &NumberRecord) -> Option<EndpointSubscription> {
     let details = endpoint_details(n)?;
-    Some(EndpointSubscription {
-        name: "main",
-        status: details.status,
-        price: n.price,
-        subscription: details,
-    })
+    Some(EndpointSubscription { name: "main", status: details.status, price: n.price, subscription: details })
 }
 
 fn carrier_release(job: &Job) -> CarrierReleaseView {
@@ -167,12 +162,7 @@ impl NumberView {
                 cancelled_at: sub.and_then(|s| s.cancelled_at),
             },
             endpoint_subscription: endpoint_details(n),
-            current_period: live_period.map(|p| PeriodView {
-                index: p.index,
-                start_at: p.start,
-                end_at: p.end,
-                price: n.price,
-            }),
+            current_period: live_period.map(|p| PeriodView { index: p.index, start_at: p.start, end_at: p.end, price: n.price }),
             configurations: n.configurations.clone(),
             nickname: n.nickname.clone(),
             created_at: n.created_at,
@@ -193,12 +183,7 @@ impl From<NumberWithRelease> for NumberView {
 
 impl From<&BilledPeriod> for PeriodView {
     fn from(b: &BilledPeriod) -> Self {
-        PeriodView {
-            index: b.period.index,
-            start_at: b.period.start,
-            end_at: b.period.end,
-            price: b.price,
-        }
+        PeriodView { index: b.period.index, start_at: b.period.start, end_at: b.period.end, price: b.price }
     }
 }
 

@@ -38,25 +38,16 @@ pub fn document(spec: &mut Spec) {
             .property("details", ObjectBuilder::new().schema_type(Type::Object))
             .into(),
     );
-    components.schemas.insert(
-        PHONE.into(),
-        ObjectBuilder::new()
-            .property("error", string())
-            .required("error")
-            .into(),
-    );
+    components.schemas.insert(PHONE.into(), ObjectBuilder::new().property("error", string()).required("error").into());
     components.schemas.insert(
         LARAVEL.into(),
         ObjectBuilder::new()
-            .description(Some(
-                "Laravel's error; a validation error (422) names each field in `errors`.",
-            ))
+            .description(Some("Laravel's error; a validation error (422) names each field in `errors`."))
             .property("message", string())
             .required("message")
             .property(
                 "errors",
-                ObjectBuilder::new()
-                    .additional_properties(Some(ArrayBuilder::new().items(string()))),
+                ObjectBuilder::new().additional_properties(Some(ArrayBuilder::new().items(string()))),
             )
             .into(),
     );
@@ -68,13 +59,7 @@ pub fn document(spec: &mut Spec) {
         } else {
             Shape::Laravel
         };
-        let ops = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
+        let ops = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for op in ops.into_iter().flatten() {
             document_operation(op, shape, path.contains('{'));
         }
@@ -83,32 +68,17 @@ pub fn document(spec: &mut Spec) {
 
 fn document_operation(op: &mut Operation, shape: Shape, has_path_params: bool) {
     let has_body = op.request_body.is_some();
-    let has_query = op
-        .parameters
-        .iter()
-        .flatten()
-        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    let has_query =
+        op.parameters.iter().flatten().any(|p| matches!(p.parameter_in, ParameterIn::Query));
     let native = matches!(shape, Shape::Native);
     let mut statuses = vec![
-        (
-            401,
-            "The access key is missing, malformed, unknown or revoked.",
-        ),
-        (
-            500,
-            "An internal error; nothing was changed unless the route says otherwise.",
-        ),
-        (
-            503,
-            "The database is unavailable or busy; retry after `Retry-After` seconds.",
-        ),
+        (401, "The access key is missing, malformed, unknown or revoked."),
+        (500, "An internal error; nothing was changed unless the route says otherwise."),
+        (503, "The database is unavailable or busy; retry after `Retry-After` seconds."),
     ];
     // Native paths always carry `{workspaceId}`: a malformed id is 400, another workspace 404.
     if native || has_body || has_query {
-        statuses.push((
-            400,
-            "A malformed path or query parameter, or a body that is not JSON.",
-        ));
+        statuses.push((400, "A malformed path or query parameter, or a body that is not JSON."));
     }
     if native || has_path_params {
         statuses.push((404, "Not found in this workspace."));
@@ -118,21 +88,13 @@ fn document_operation(op: &mut Operation, shape: Shape, has_path_params: bool) {
         statuses.push((415, "The body is not sent as `application/json`."));
     }
     if has_body || (!native && has_query) {
-        statuses.push((
-            422,
-            "A field is invalid: wrong type, missing, unknown or out of range.",
-        ));
+        statuses.push((422, "A field is invalid: wrong type, missing, unknown or out of range."));
     }
     for (status, description) in statuses {
-        op.responses
-            .responses
-            .entry(status.to_string())
-            .or_insert_with(|| Response::new(description).into());
+        op.responses.responses.entry(status.to_string()).or_insert_with(|| Response::new(description).into());
     }
     for (status, response) in op.responses.responses.iter_mut() {
-        let (RefOr::T(response), Ok(code)) = (response, status.parse::<u16>()) else {
-            continue;
-        };
+        let (RefOr::T(response), Ok(code)) = (response, status.parse::<u16>()) else { continue };
         if code < 400 || !response.content.is_empty() {
             continue;
         }
@@ -144,19 +106,12 @@ fn document_operation(op: &mut Operation, shape: Shape, has_path_params: bool) {
         };
         let mut built = ResponseBuilder::new()
             .description(std::mem::take(&mut response.description))
-            .content(
-                "application/json",
-                Content::new(Some(Ref::from_schema_name(schema))),
-            );
+            .content("application/json", Content::new(Some(Ref::from_schema_name(schema))));
         if code == 503 {
             built = built.header(
                 "Retry-After",
                 HeaderBuilder::new()
-                    .schema(
-                        ObjectBuilder::new()
-                            .schema_type(Type::Integer)
-                            .minimum(Some(1)),
-                    )
+                    .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
                     .description(Some("Seconds to wait before retrying."))
                     .build(),
             );
