@@ -92,8 +92,13 @@ async fn old_style_insert(db: &Db, ws: &str, table: &str, n: usize) {
         "assistants" => "INSERT INTO assistants (id, workspace_id, name, direction, number_id, created_at, updated_at) \
              VALUES ($1, $2, 'Old', 'outbound', (SELECT MIN(id) FROM numbers WHERE workspace_id = $2), $3, $3)"
             .into(),
-        _ => "INSERT INTO campaigns (id, workspace_id, name, status, created_at, updated_at) \
+        "campaigns" => "INSERT INTO campaigns (id, workspace_id, name, status, created_at, updated_at) \
              VALUES ($1, $2, 'Old', 'draft', $3, $3)"
+            .into(),
+        _ => "INSERT INTO calls (id, workspace_id, direction, from_e164, to_e164, number_id, status, started_at, \
+             duration_seconds, created_at) \
+             VALUES ($1, $2, 'inbound', '+12125550123', '+14155550301', (SELECT MIN(id) FROM numbers WHERE workspace_id = $2), \
+             'completed', $3, 0, $3)"
             .into(),
     };
     sqlx::query(&sql).bind(id).bind(ws).bind(now).execute(&db.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
@@ -115,7 +120,7 @@ async fn ids_survive_the_migration(b: Backend) {
     let (a, a_key) = workspaces::create_workspace(&db, "A", false, now).await.unwrap();
     let (b_ws, b_key) = workspaces::create_workspace(&db, "B", false, now).await.unwrap();
     let (a_id, b_id) = (a.id.to_string(), b_ws.id.to_string());
-    for table in ["numbers", "assistants", "campaigns"] {
+    for table in ["numbers", "assistants", "campaigns", "calls"] {
         // seq 1 and 3 go to A, 2 to B.
         old_style_insert(&db, &a_id, table, 1).await;
         old_style_insert(&db, &b_id, table, 2).await;
@@ -134,7 +139,7 @@ async fn ids_survive_the_migration(b: Backend) {
     let (a, b_ws) = (app.as_workspace(a_id, a_key.secret), app.as_workspace(b_id, b_key.secret));
     let autocalls_ids =
         |list: Value| -> Vec<i64> { list["results"].as_array().unwrap().iter().map(|r| r["autocallsId"].as_i64().unwrap()).collect() };
-    for path in ["./numbers", "./assistants", "./campaigns"] {
+    for path in ["./numbers", "./assistants", "./campaigns", "./calls"] {
         assert_eq!(autocalls_ids(a.get(path).await.1), [1, 3], "{path} of A");
         assert_eq!(autocalls_ids(b_ws.get(path).await.1), [2], "{path} of B");
     }
@@ -144,9 +149,9 @@ async fn ids_survive_the_migration(b: Backend) {
     let (status, old) = dialect(&app, &a, Method::PUT, "/api/user/phone-numbers/3", Some(NICKNAME)).await;
     assert_eq!((status, &old["data"]["phone_number"]), (StatusCode::OK, &json!("+14155550303")));
 
-    // New ids continue after each workspace's largest; calls had none and start at 1.
-    assert_eq!(one_of_each(&a, "+14155550400").await, [4, 4, 4, 1]);
-    assert_eq!(one_of_each(&b_ws, "+14155550401").await, [3, 3, 3, 1]);
+    // New ids continue after each workspace's largest; a new workspace starts at 1.
+    assert_eq!(one_of_each(&a, "+14155550400").await, [4, 4, 4, 4]);
+    assert_eq!(one_of_each(&b_ws, "+14155550401").await, [3, 3, 3, 3]);
     let fresh = app.workspace(false).await;
     assert_eq!(one_of_each(&fresh, "+14155550402").await, [1, 1, 1, 1]);
 }
