@@ -4,6 +4,7 @@
 pub mod jobs;
 pub mod numbers;
 pub mod resources;
+mod seq;
 pub mod workspaces;
 
 use std::str::FromStr;

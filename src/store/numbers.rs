@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::seq::{self, Counter};
 use super::{column, in_list, parsed, Bind, Db, RowLock, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
@@ -93,13 +94,14 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
 /// the workspace already holds the same E.164 number live.
 pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<NumberRecord> {
     let sub = n.subscription.as_ref();
-    let seq: i64 = sqlx::query_scalar(
+    let seq = seq::next(conn, n.workspace_id, Counter::Number).await?;
+    sqlx::query(
         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at) \
+         deactivated_at, deleted_at, created_at, updated_at, seq) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27) RETURNING seq",
+         $21, $22, $23, $24, $25, $26, $27, $28)",
     )
     .bind(n.id.to_string())
     .bind(n.workspace_id.to_string())
@@ -128,7 +130,8 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
     .bind(n.deleted_at.map(to_micros))
     .bind(to_micros(n.created_at))
     .bind(to_micros(n.updated_at))
-    .fetch_one(&mut *conn)
+    .bind(seq)
+    .execute(&mut *conn)
     .await?;
     Ok(NumberRecord { seq, ..n.clone() })
 }

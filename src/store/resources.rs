@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::seq::{self, Counter};
 use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
@@ -46,9 +47,10 @@ fn assistant_from_row(row: &AnyRow) -> sqlx::Result<Assistant> {
 }
 
 pub async fn insert_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::Result<Assistant> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO assistants (id, workspace_id, name, direction, number_id, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING seq",
+    let seq = seq::next(conn, a.workspace_id, Counter::Assistant).await?;
+    sqlx::query(
+        "INSERT INTO assistants (id, workspace_id, name, direction, number_id, created_at, updated_at, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(a.id.to_string())
     .bind(a.workspace_id.to_string())
@@ -57,7 +59,8 @@ pub async fn insert_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::
     .bind(a.number_id.map(|n| n.to_string()))
     .bind(to_micros(a.created_at))
     .bind(to_micros(a.updated_at))
-    .fetch_one(&mut *conn)
+    .bind(seq)
+    .execute(&mut *conn)
     .await?;
     Ok(Assistant { seq, ..a.clone() })
 }
@@ -201,9 +204,10 @@ pub enum NamedTable {
 }
 
 pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Result<Campaign> {
-    let seq: i64 = sqlx::query_scalar(
-        "INSERT INTO campaigns (id, workspace_id, name, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+    let seq = seq::next(conn, c.workspace_id, Counter::Campaign).await?;
+    sqlx::query(
+        "INSERT INTO campaigns (id, workspace_id, name, status, created_at, updated_at, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(c.id.to_string())
     .bind(c.workspace_id.to_string())
@@ -211,7 +215,8 @@ pub async fn insert_campaign(conn: &mut AnyConnection, c: &Campaign) -> sqlx::Re
     .bind(c.status.as_str())
     .bind(to_micros(c.created_at))
     .bind(to_micros(c.updated_at))
-    .fetch_one(&mut *conn)
+    .bind(seq)
+    .execute(&mut *conn)
     .await?;
     set_rotation(conn, c.id, &c.number_ids).await?;
     Ok(Campaign { seq, ..c.clone() })
@@ -279,10 +284,11 @@ fn call_from_row(row: &AnyRow) -> sqlx::Result<Call> {
 }
 
 pub async fn insert_call(conn: &mut AnyConnection, c: &Call) -> sqlx::Result<Call> {
-    let seq: i64 = sqlx::query_scalar(
+    let seq = seq::next(conn, c.workspace_id, Counter::Call).await?;
+    sqlx::query(
         "INSERT INTO calls (id, workspace_id, direction, from_e164, to_e164, number_id, number_e164, assistant_id, \
-         campaign_id, status, started_at, duration_seconds, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING seq",
+         campaign_id, status, started_at, duration_seconds, created_at, seq) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(c.id.to_string())
     .bind(c.workspace_id.to_string())
@@ -297,7 +303,8 @@ pub async fn insert_call(conn: &mut AnyConnection, c: &Call) -> sqlx::Result<Cal
     .bind(to_micros(c.started_at))
     .bind(c.duration_seconds)
     .bind(to_micros(c.created_at))
-    .fetch_one(&mut *conn)
+    .bind(seq)
+    .execute(&mut *conn)
     .await?;
     Ok(Call { seq, ..c.clone() })
 }

@@ -234,6 +234,8 @@ async fn release_page_and_phone_number_errors(b: Backend) {
     let other = app.workspace(true).await;
     let ac = Client::of(&app, &ws);
     let caller = ws.register(json!({ "number": "+14155550102", "kind": "callerId" })).await;
+    // Ids count per workspace: the other's second number has an id this workspace has not reached.
+    other.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
     let theirs = other.register(json!({ "number": "+14155550100", "kind": "sip" })).await;
     let not_found = json!({ "error": "Phone number not found." });
 

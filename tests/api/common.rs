@@ -70,6 +70,27 @@ impl TestDb {
     }
 }
 
+/// A database migrated only up to (not including) migration `version`: the schema an older
+/// numberd left, for upgrade tests.
+pub async fn migrated_before(db: &TestDb, backend: Backend, version: i64) -> numberd::store::Db {
+    let dir = match backend {
+        Backend::Sqlite => "sqlite",
+        Backend::Postgres => "postgres",
+    };
+    let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(&path)).await.unwrap();
+    migrator.migrations = migrator.migrations.iter().filter(|m| m.version < version).cloned().collect();
+    let opts = numberd::store::DbOptions {
+        url: db.url.clone(),
+        max_connections: 2,
+        busy_timeout: std::time::Duration::from_secs(5),
+        acquire_timeout: std::time::Duration::from_secs(5),
+    };
+    let pool = numberd::store::Db::connect(&opts).await.unwrap();
+    migrator.run(&pool.pool).await.unwrap();
+    pool
+}
+
 pub fn test_config(db_url: &str) -> Config {
     let mut c = Config { database_url: db_url.into(), listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
     // Tests drive period ends through test clocks and explicit sweeps; no background ticks.
@@ -133,6 +154,12 @@ impl TestApp {
         Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
     }
 
+    /// numberd started on a database a test prepared (e.g. left at an older migration).
+    pub async fn spawn_on(db: TestDb) -> TestApp {
+        let config = test_config(&db.url);
+        Self::start(db, config, Arc::new(ScriptedCarrier::new()), Arc::new(ShiftedClock::default())).await
+    }
+
     /// Another node on the same database (and the same scripted carrier).
     pub async fn another_node(&self) -> TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
@@ -151,7 +178,12 @@ impl TestApp {
     pub async fn workspace(&self, test_mode: bool) -> Ws {
         let (ws, key) =
             workspaces::create_workspace(&self.running.core.db, "Test", test_mode, chrono::Utc::now()).await.expect("create workspace");
-        Ws { id: ws.id.to_string(), key: key.secret, app: self.base.clone(), http: self.http.clone() }
+        self.as_workspace(ws.id.to_string(), key.secret)
+    }
+
+    /// Calls the API as an existing workspace with one of its keys.
+    pub fn as_workspace(&self, id: String, key: String) -> Ws {
+        Ws { id, key, app: self.base.clone(), http: self.http.clone() }
     }
 
     pub async fn raw(&self, method: Method, path: &str, auth: Option<&str>, body: Option<&str>) -> (StatusCode, String) {

@@ -1,7 +1,6 @@
 //! The job runner: queues worked independently, old jobs carried over by migration 0004, and a
 //! test clock that settles everything before it answers whatever the worker is doing.
 
-use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -11,7 +10,7 @@ use numberd::carrier::scripted::{Answer, Op};
 use numberd::domain::clock::to_micros;
 use numberd::domain::ids::{NumberId, WorkspaceId};
 use numberd::jobs::{JobKind, JobStatus, Queue};
-use numberd::store::{jobs, numbers, Db, DbOptions};
+use numberd::store::{jobs, numbers};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -128,29 +127,9 @@ async fn shutdown_finishes_the_job_in_hand_and_starts_no_other(b: Backend) {
     assert_eq!(carrier.calls().len(), 1);
 }
 
-/// A database migrated only as far as 0001, the schema before the job runner.
-async fn migrated_to_0001(db: &TestDb, backend: Backend) -> Db {
-    let dir = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    let path = format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR"));
-    let mut migrator = sqlx::migrate::Migrator::new(std::path::Path::new(&path)).await.unwrap();
-    migrator.migrations = Cow::Owned(migrator.migrations.iter().filter(|m| m.version == 1).cloned().collect());
-    let opts = DbOptions {
-        url: db.url.clone(),
-        max_connections: 2,
-        busy_timeout: Duration::from_secs(5),
-        acquire_timeout: Duration::from_secs(5),
-    };
-    let pool = Db::connect(&opts).await.unwrap();
-    migrator.run(&pool.pool).await.unwrap();
-    pool
-}
-
 async fn carrier_jobs_queued_before_migration_0004_are_delivered(b: Backend) {
     let db = TestDb::new(b).await;
-    let old = migrated_to_0001(&db, b).await;
+    let old = crate::common::migrated_before(&db, b, 2).await;
     let (ws, pending, parked) = (WorkspaceId::new(), NumberId::new(), NumberId::new());
     let now = to_micros(Utc::now());
     for (number, e164, status, error) in [(pending, "+14155550100", "pending", None), (parked, "+14155550101", "failed", Some("outage"))] {

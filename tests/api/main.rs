@@ -7,6 +7,7 @@ mod autocalls;
 mod carriers;
 mod edge;
 mod faults;
+mod ids;
 mod inventory;
 mod jobs;
 mod lifecycle;
