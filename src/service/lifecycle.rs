@@ -191,22 +191,27 @@ impl Core {
     /// `only` restricts it to one workspace. Returns how many numbers moved.
     pub async fn sweep(&self, only: Option<WorkspaceId>, batch: i64) -> Result<usize> {
         let (db, now) = (&self.db, self.clock.now());
-        match only {
+        let moved = match only {
             Some(ws) => {
                 let mut conn = db.pool.acquire().await?;
                 let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
                 drop(conn);
                 let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
-                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), batch, false).await
+                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), batch, false).await?
             }
             None => {
                 let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), batch, true).await?;
                 for (ws, clock) in workspaces::test_clocks(db).await? {
                     moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), batch, true).await?;
                 }
-                Ok(moved)
+                moved
             }
+        };
+        if let Err(e) = db.analyze_after_sweep(moved).await {
+            // Only the planner loses by it; autoanalyze catches up later.
+            tracing::warn!(error = %e, moved, "ANALYZE after a large sweep failed");
         }
+        Ok(moved)
     }
 
     /// Settles what `due` finds, batch after batch, until nothing is due. With `skip_locked` it

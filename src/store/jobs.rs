@@ -62,18 +62,26 @@ pub async fn insert(conn: &mut AnyConnection, job: NewJob, now: DateTime<Utc>) -
     Ok(done.rows_affected() == 1)
 }
 
+/// The statement [`claim`] runs: the oldest ready job of the queue from the `jobs_pending` range,
+/// then that job by primary key.
+pub fn claim_sql(db: &Db) -> String {
+    let skip = db.for_update_skip_locked();
+    let due = "run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
+    // The re-check on the locked row spells `status` so that no partial index on pending jobs
+    // applies: the outer row is then found by primary key, never by a scan of the ready range.
+    format!(
+        "UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1 \
+         WHERE id = (SELECT id FROM jobs WHERE queue = $3 AND status = 'pending' AND {due} ORDER BY run_at, id LIMIT 1{skip}) \
+         AND queue = $3 AND status || '' = 'pending' AND {due} \
+         RETURNING {COLUMNS}"
+    )
+}
+
 /// Claims the oldest due job of `queue` for `lease`: the attempt is counted up front, and a worker
 /// that dies mid-run lets the lease lapse so another picks the job up. The outer conditions are
 /// re-checked on the locked row, so two workers never hold one lease.
 pub async fn claim(db: &Db, queue: Queue, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<Option<Job>> {
-    let skip = db.for_update_skip_locked();
-    let ready = "queue = $3 AND status = 'pending' AND run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
-    let sql = format!(
-        "UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1 \
-         WHERE id = (SELECT id FROM jobs WHERE {ready} ORDER BY run_at, id LIMIT 1{skip}) AND {ready} \
-         RETURNING {COLUMNS}"
-    );
-    sqlx::query(&sql)
+    sqlx::query(&claim_sql(db))
         .bind(to_micros(now))
         .bind(to_micros(now + lease))
         .bind(queue.as_str())
@@ -104,14 +112,17 @@ pub async fn finish(db: &Db, id: i64, outcome: Result<(), (&str, Option<DateTime
     Ok(())
 }
 
+/// The statement [`latest_for_number`] runs. It has no `ORDER BY id ... LIMIT`: without
+/// statistics PostgreSQL answered that by walking the primary key backwards through every job.
+/// A number has a handful of jobs; the `jobs_number` range is all there is to read.
+pub fn for_number_sql() -> String {
+    format!("SELECT {COLUMNS} FROM jobs WHERE number_id = $1 AND kind = $2")
+}
+
 pub async fn latest_for_number(conn: &mut AnyConnection, kind: JobKind, number: NumberId) -> sqlx::Result<Option<Job>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM jobs WHERE number_id = $1 AND kind = $2 ORDER BY id DESC LIMIT 1"))
-        .bind(number.to_string())
-        .bind(kind.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| from_row(&r))
-        .transpose()
+    let rows = sqlx::query(&for_number_sql()).bind(number.to_string()).bind(kind.as_str()).fetch_all(&mut *conn).await?;
+    let jobs = rows.iter().map(from_row).collect::<sqlx::Result<Vec<Job>>>()?;
+    Ok(jobs.into_iter().max_by_key(|j| j.id))
 }
 
 pub async fn list(db: &Db, status: Option<JobStatus>) -> sqlx::Result<Vec<Job>> {

@@ -22,6 +22,9 @@ pub type Tx = Transaction<'static, Any>;
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Numbers a sweep moves before it analyzes the tables it changed (see [`Db::analyze_after_sweep`]).
+pub const ANALYZE_AFTER: usize = 1000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -150,6 +153,16 @@ impl Db {
         }
     }
 
+    /// Refreshes PostgreSQL's statistics after a sweep that moved at least [`ANALYZE_AFTER`]
+    /// numbers, rather than planning on stale ones until autoanalyze comes round. SQLite keeps
+    /// no statistics unless asked and plans these queries by their unique keys without them.
+    pub async fn analyze_after_sweep(&self, moved: usize) -> sqlx::Result<()> {
+        if self.backend == Backend::Postgres && moved >= ANALYZE_AFTER {
+            sqlx::query("ANALYZE numbers, billing_periods, jobs").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     pub async fn ping(&self) -> sqlx::Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(|_| ())
     }
@@ -212,6 +225,13 @@ pub fn unavailability(err: &sqlx::Error) -> Option<&'static str> {
         _ => None,
     }
 }
+
+/// `workspace_id` as a lookup by unique key compares it: through an expression no index covers.
+/// Without table statistics (a fresh import before autoanalyze) PostgreSQL rates every index at
+/// one row and, offered `workspace_id = $n`, may pick a workspace index and filter the whole
+/// workspace instead of probing the unique key. Rows of other workspaces are filtered out before
+/// `FOR UPDATE` locks anything.
+pub(crate) const IN_WORKSPACE: &str = "workspace_id || ''";
 
 /// A value bound to a query built at run time.
 #[derive(Clone, Debug)]

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parsed, Bind, Db, RowLock, Sql};
+use super::{column, in_list, parsed, Bind, Db, RowLock, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
@@ -166,10 +166,24 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
     Ok(())
 }
 
+/// The statement [`get`] (`live_only`) and [`get_any`] run. The number is found by its unique
+/// `id` alone; the workspace is compared through an expression no index covers (see
+/// [`super::IN_WORKSPACE`]), so there is one plan whatever the table statistics say.
+pub fn by_id_sql(live_only: bool, lock: impl std::fmt::Display) -> String {
+    let live = if live_only { " AND deleted_at IS NULL" } else { "" };
+    format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND {IN_WORKSPACE} = $2{live}{lock}")
+}
+
+/// The statement [`get_by_seq`] runs: integer ids count per workspace, so the primary key is
+/// `(workspace_id, seq)` and both columns are needed to probe it.
+pub fn by_seq_sql(lock: impl std::fmt::Display) -> String {
+    format!("SELECT {COLUMNS} FROM numbers WHERE workspace_id = $2 AND seq = $1{lock}")
+}
+
 /// A number of the workspace that has not been deleted. Inside [`Db::begin_write`] pass
 /// `lock = db.for_update()` to hold the row for the rest of the transaction.
 pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}"))
+    sqlx::query(&by_id_sql(true, lock))
         .bind(id.to_string())
         .bind(ws.to_string())
         .fetch_optional(&mut *conn)
@@ -180,13 +194,7 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
 pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE seq = $1 AND workspace_id = $2{lock}"))
-        .bind(seq)
-        .bind(ws.to_string())
-        .fetch_optional(&mut *conn)
-        .await?
-        .map(|r| from_row(&r))
-        .transpose()
+    sqlx::query(&by_seq_sql(lock)).bind(seq).bind(ws.to_string()).fetch_optional(&mut *conn).await?.map(|r| from_row(&r)).transpose()
 }
 
 /// The workspace's numbers (deleted ones included) named by uuid or integer id, in one query.
@@ -219,7 +227,7 @@ pub async fn seqs_of(db: &Db, ws: WorkspaceId, ids: &[NumberId]) -> sqlx::Result
 
 /// Same as [`get`] but finds deleted numbers too (their calls still point at them).
 pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE id = $1 AND workspace_id = $2"))
+    sqlx::query(&by_id_sql(false, ""))
         .bind(id.to_string())
         .bind(ws.to_string())
         .fetch_optional(&mut *conn)
@@ -301,32 +309,29 @@ pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledP
         .collect()
 }
 
+/// The statement [`due_live`] runs. The workspace's mode is a scalar subquery, which PostgreSQL
+/// never turns into a join: the plan is one range of `numbers_due` and a primary-key look at the
+/// workspace per due row. (As a join its plan followed guessed sizes: with few workspaces,
+/// without statistics, a probe of `numbers_workspace_due` per live workspace on every sweep.)
+pub const DUE_LIVE_SQL: &str = "SELECT workspace_id, id FROM numbers n \
+    WHERE sub_status IN ('active', 'canceling') AND period_end <= $1 \
+    AND (SELECT test_mode FROM workspaces w WHERE w.id = n.workspace_id) = 0 \
+    ORDER BY period_end LIMIT $2";
+
+/// The statement [`due_in_workspace`] runs: a range of `numbers_workspace_due`, in order.
+pub const DUE_IN_WORKSPACE_SQL: &str = "SELECT workspace_id, id FROM numbers WHERE workspace_id = $1 \
+    AND sub_status IN ('active', 'canceling') AND period_end <= $2 ORDER BY period_end LIMIT $3";
+
 /// Numbers of live workspaces whose current period has ended by `now` (`due <= now`, so downtime
-/// is caught up). A range scan of the `numbers_due` index.
+/// is caught up).
 pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
-    let rows = sqlx::query(
-        "SELECT n.workspace_id, n.id FROM numbers n JOIN workspaces w ON w.id = n.workspace_id \
-         WHERE n.sub_status IN ('active', 'canceling') AND n.period_end <= $1 AND w.test_mode = 0 \
-         ORDER BY n.period_end LIMIT $2",
-    )
-    .bind(to_micros(now))
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = sqlx::query(DUE_LIVE_SQL).bind(to_micros(now)).bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(due_row).collect()
 }
 
 /// Numbers of one workspace whose current period has ended by `now` (that workspace's clock).
 pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
-    let rows = sqlx::query(
-        "SELECT workspace_id, id FROM numbers WHERE workspace_id = $1 AND sub_status IN ('active', 'canceling') \
-         AND period_end <= $2 ORDER BY period_end LIMIT $3",
-    )
-    .bind(ws.to_string())
-    .bind(to_micros(now))
-    .bind(limit)
-    .fetch_all(&db.pool)
-    .await?;
+    let rows = sqlx::query(DUE_IN_WORKSPACE_SQL).bind(ws.to_string()).bind(to_micros(now)).bind(limit).fetch_all(&db.pool).await?;
     rows.iter().map(due_row).collect()
 }
 

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql};
+use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
 use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
@@ -77,7 +77,7 @@ pub async fn update_assistant(conn: &mut AnyConnection, a: &Assistant) -> sqlx::
     Ok(())
 }
 
-/// `SELECT columns FROM table` for one resource of the workspace.
+/// `SELECT columns FROM table` for one resource of the workspace, by its unique key.
 async fn fetch_by_key<U: std::fmt::Display>(
     conn: &mut AnyConnection,
     table: &str,
@@ -86,10 +86,11 @@ async fn fetch_by_key<U: std::fmt::Display>(
     key: &Key<U>,
 ) -> sqlx::Result<Option<AnyRow>> {
     let mut sql = Sql::new(format!("SELECT {columns} FROM {table}"));
-    sql.push(" WHERE workspace_id = ?", [Bind::Text(ws.to_string())]);
+    let ws = Bind::Text(ws.to_string());
+    // A uuid is unique alone; integer ids count per workspace, so their key is (workspace, seq).
     match key {
-        Key::Id(id) => sql.push(" AND id = ?", [Bind::Text(id.to_string())]),
-        Key::Seq(seq) => sql.push(" AND seq = ?", [Bind::Int(*seq)]),
+        Key::Id(id) => sql.push(&format!(" WHERE id = ? AND {IN_WORKSPACE} = ?"), [Bind::Text(id.to_string()), ws]),
+        Key::Seq(seq) => sql.push(" WHERE workspace_id = ? AND seq = ?", [ws, Bind::Int(*seq)]),
     };
     sql.query().fetch_optional(&mut *conn).await
 }

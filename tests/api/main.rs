@@ -13,6 +13,7 @@ mod jobs;
 mod lifecycle;
 mod migrations;
 mod openapi;
+mod plans;
 mod query_names;
 mod robustness;
 mod text_input;

@@ -1,0 +1,238 @@
+//! Query plans without table statistics (issue #8 item 5). A workspace of 20,000 numbers loaded
+//! in bulk and never analyzed, as after a fresh import before autoanalyze: every hot statement,
+//! taken from the store exactly as it runs, must probe its own index and never walk the
+//! workspace; the API keeps working there; and a sweep that moves many numbers analyzes.
+
+use numberd::store::{jobs, numbers, ANALYZE_AFTER};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection, Row};
+
+use crate::both_backends;
+use crate::common::{Backend, TestApp, Ws};
+
+both_backends!(lookups_by_unique_key_stay_inside_their_workspace);
+
+const BIG: i64 = 20_000;
+
+/// A test-mode workspace of [`BIG`] numbers, [`ANALYZE_AFTER`] of them dedicated with a period
+/// ending at `period_end` and the rest SIP numbers, plus a done carrier job per number, all in
+/// tables autovacuum leaves alone.
+struct BigWorkspace {
+    app: TestApp,
+    ws: Ws,
+    pg: PgConnection,
+    period_end: String,
+}
+
+async fn big_workspace() -> BigWorkspace {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let ws = app.workspace(true).await;
+    let dedicated = ws
+        .register(json!({ "number": "+14155550100", "kind": "dedicated",
+            "monthlyRecurringPrice": { "amount": 200, "exponent": -2, "currencyCode": "USD" } }))
+        .await;
+    let sip = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
+    let mut pg = PgConnection::connect(&app.db.url).await.expect("connect to the test schema");
+    for table in ["numbers", "jobs", "billing_periods"] {
+        // Autoanalyze must not reach these tables mid-test: the point is that it has not yet.
+        sqlx::query(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).execute(&mut pg).await.unwrap();
+    }
+    let dedicated_copies = ANALYZE_AFTER as i64 - 1;
+    copy_number(&mut pg, &dedicated, dedicated_copies, 0).await;
+    copy_number(&mut pg, &sip, BIG - 2 - dedicated_copies, dedicated_copies).await;
+    sqlx::query(
+        "INSERT INTO jobs (kind, queue, payload, workspace_id, number_id, status, attempts, run_at, created_at, updated_at) \
+         SELECT 'carrier_release', 'carrier', json_build_object('workspace_id', workspace_id, 'number_id', id, 'e164', e164)::text, \
+         workspace_id, id, 'done', 1, created_at, created_at, created_at FROM numbers",
+    )
+    .execute(&mut pg)
+    .await
+    .unwrap();
+    let period_end = dedicated["currentPeriod"]["endAt"].as_str().unwrap().to_owned();
+    BigWorkspace { app, ws, pg, period_end }
+}
+
+/// Inserts `count` copies of a registered number, each with its own ids and E.164 number.
+async fn copy_number(pg: &mut PgConnection, template: &Value, count: i64, offset: i64) {
+    // Integer ids count per workspace: the two registered numbers hold 1 and 2.
+    sqlx::query(
+        "INSERT INTO numbers (seq, id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
+         price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
+         sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
+         deactivated_at, deleted_at, created_at, updated_at) \
+         SELECT 2 + $3 + g, gen_random_uuid()::text, workspace_id, '+1650' || lpad((g + $3)::text, 7, '0'), kind, number_type, \
+         country, capabilities, caps_mask, price_amount, price_exponent, price_currency, configurations, nickname, \
+         status, CASE WHEN sub_id IS NULL THEN NULL ELSE gen_random_uuid()::text END, sub_status, sub_anchor, \
+         period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, \
+         deleted_at, created_at, updated_at \
+         FROM numbers, generate_series(1, $2) g WHERE id = $1",
+    )
+    .bind(template["id"].as_str().unwrap())
+    .bind(count)
+    .bind(offset)
+    .execute(&mut *pg)
+    .await
+    .unwrap();
+}
+
+/// What a plan reads: the indexes it uses and the tables it scans whole.
+#[derive(Debug, Default)]
+struct Reads {
+    indexes: Vec<String>,
+    seq_scans: Vec<String>,
+}
+
+fn collect_reads(node: &Value, reads: &mut Reads) {
+    let field = |k: &str| node[k].as_str().map(str::to_owned);
+    if let Some(index) = field("Index Name") {
+        reads.indexes.push(index);
+    }
+    if field("Node Type").as_deref() == Some("Seq Scan") {
+        reads.seq_scans.push(field("Relation Name").unwrap());
+    }
+    for child in node["Plans"].as_array().into_iter().flatten() {
+        collect_reads(child, reads);
+    }
+}
+
+/// `EXPLAIN (FORMAT JSON)` of `sql` with the given binds, as PostgreSQL would plan it now.
+async fn explain(pg: &mut PgConnection, sql: &str, binds: &[Value]) -> Reads {
+    let text = format!("EXPLAIN (FORMAT JSON) {sql}");
+    let query = binds.iter().fold(sqlx::query(&text), |q, b| match b {
+        Value::String(s) => q.bind(s.clone()),
+        Value::Number(n) => q.bind(n.as_i64().unwrap()),
+        other => panic!("unsupported bind {other}"),
+    });
+    let row = query.fetch_one(&mut *pg).await.unwrap_or_else(|e| panic!("explain {sql}: {e}"));
+    // `json` arrives as its text; sqlx is built without its JSON types.
+    let plan: Value = serde_json::from_str(&row.try_get_unchecked::<String, _>(0).unwrap()).unwrap();
+    let mut reads = Reads::default();
+    collect_reads(&plan[0]["Plan"], &mut reads);
+    reads
+}
+
+/// The plan reads the big tables through exactly `expected` and never scans them whole.
+fn assert_reads(what: &str, reads: &Reads, expected: &[&str]) {
+    let big: Vec<&str> = reads.indexes.iter().map(String::as_str).filter(|i| i.starts_with("numbers_") || i.starts_with("jobs_")).collect();
+    assert_eq!(big, expected, "{what} reads the wrong indexes: {reads:?}");
+    for table in ["numbers", "jobs"] {
+        assert!(!reads.seq_scans.iter().any(|t| t == table), "{what} scans all of {table}: {reads:?}");
+    }
+}
+
+/// Statistics PostgreSQL holds for `numbers`: how many rows it believes the table has (0 or -1
+/// until an ANALYZE has seen rows).
+async fn believed_rows(pg: &mut PgConnection) -> f32 {
+    sqlx::query_scalar("SELECT reltuples FROM pg_class WHERE oid = 'numbers'::regclass").fetch_one(pg).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hot_queries_probe_their_own_index_without_statistics() {
+    let BigWorkspace { app, ws, mut pg, .. } = big_workspace().await;
+    assert!(believed_rows(&mut pg).await <= 0.0, "the test needs a table never analyzed with rows");
+    let (id, seq): (String, i64) =
+        sqlx::query_as("SELECT id, seq FROM numbers ORDER BY seq DESC LIMIT 1").fetch_one(&mut pg).await.unwrap();
+    let (id, seq, ws_id) = (json!(id), json!(seq), json!(ws.id));
+    let now = json!(chrono::Utc::now().timestamp_micros());
+
+    // Every form the store issues: locked inside settling, skipping locked rows in the worker,
+    // plain reads, deleted numbers included.
+    for lock in ["", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"] {
+        let get = explain(&mut pg, &numbers::by_id_sql(true, lock), &[id.clone(), ws_id.clone()]).await;
+        assert_reads(&format!("get{lock}"), &get, &["numbers_id_key"]);
+        let by_seq = explain(&mut pg, &numbers::by_seq_sql(lock), &[seq.clone(), ws_id.clone()]).await;
+        assert_reads(&format!("get_by_seq{lock}"), &by_seq, &["numbers_pkey"]);
+    }
+    let any = explain(&mut pg, &numbers::by_id_sql(false, ""), &[id.clone(), ws_id.clone()]).await;
+    assert_reads("get_any", &any, &["numbers_id_key"]);
+
+    let live = explain(&mut pg, numbers::DUE_LIVE_SQL, &[now.clone(), json!(100)]).await;
+    assert_reads("due_live", &live, &["numbers_due"]);
+    let in_ws = explain(&mut pg, numbers::DUE_IN_WORKSPACE_SQL, &[ws_id.clone(), now.clone(), json!(100)]).await;
+    assert_reads("due_in_workspace", &in_ws, &["numbers_workspace_due"]);
+
+    let lease_end = json!(chrono::Utc::now().timestamp_micros() + 60_000_000);
+    let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier")]).await;
+    assert_reads("claim", &claim, &["jobs_ready", "jobs_pkey"]);
+    let latest = explain(&mut pg, &jobs::for_number_sql(), &[id, json!("carrier_release")]).await;
+    assert_reads("latest_for_number", &latest, &["jobs_number"]);
+}
+
+/// The newest bulk-loaded number of a kind.
+async fn loaded(pg: &mut PgConnection, kind: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM numbers WHERE kind = $1 ORDER BY seq DESC LIMIT 1").bind(kind).fetch_one(pg).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_big_unanalyzed_workspace_serves_and_its_big_sweep_analyzes() {
+    let BigWorkspace { app, ws, mut pg, period_end } = big_workspace().await;
+    let (dedicated, sip) = (loaded(&mut pg, "dedicated").await, loaded(&mut pg, "sip").await);
+
+    let (status, n) = ws.get(&format!("./numbers/{dedicated}")).await;
+    assert_eq!((status, n["subscription"]["status"].as_str()), (StatusCode::OK, Some("active")), "{n}");
+    let (status, n) = ws.post(&format!("./numbers/{dedicated}/cancel-subscription"), json!({})).await;
+    assert_eq!((status, n["subscription"]["status"].as_str()), (StatusCode::OK, Some("canceling")), "{n}");
+    let (status, r) = ws.delete(&format!("./numbers/{sip}")).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, _) = ws.get(&format!("./numbers/{sip}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a deleted number is gone");
+    let other = app.workspace(true).await;
+    let (status, _) = other.get(&format!("./numbers/{dedicated}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "another workspace's number, found by its id alone, stays hidden");
+
+    // A sweep that moves nothing leaves the statistics alone...
+    let end: chrono::DateTime<chrono::Utc> = period_end.parse().unwrap();
+    let (status, _) = ws.advance(&(end - chrono::Duration::seconds(1)).to_rfc3339()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(believed_rows(&mut pg).await <= 0.0, "no ANALYZE for a sweep that moved nothing");
+    // ...one that moves ANALYZE_AFTER numbers (each dedicated one renews or, cancelled, leaves)
+    // refreshes them.
+    let (status, _) = ws.advance(&period_end).await;
+    assert_eq!(status, StatusCode::OK);
+    let rows = believed_rows(&mut pg).await;
+    assert!((rows - BIG as f32).abs() < 100.0, "after the big sweep PostgreSQL knows the table's size: {rows}");
+
+    let (_, gone) = ws.get(&format!("./numbers/{dedicated}")).await;
+    assert_eq!(gone["status"], "inactive", "{gone}");
+    let renewed =
+        sqlx::query_scalar::<_, String>("SELECT id FROM numbers WHERE kind = 'dedicated' AND status = 'active' ORDER BY seq DESC LIMIT 1")
+            .fetch_one(&mut pg)
+            .await
+            .unwrap();
+    let (_, n) = ws.get(&format!("./numbers/{renewed}")).await;
+    assert_eq!(n["currentPeriod"]["startAt"].as_str(), Some(period_end.as_str()), "{n}");
+}
+
+/// The lookups probe the unique key alone and check the workspace on the row found: another
+/// workspace's number, assistant or campaign, by uuid or Autocalls integer id, is not found.
+async fn lookups_by_unique_key_stay_inside_their_workspace(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (owner, other) = (app.workspace(false).await, app.workspace(false).await);
+    let n = owner.register(json!({ "number": "+14155550100", "kind": "sip" })).await;
+    let (_, assistant) = owner.post("./assistants", json!({ "name": "Desk", "numberId": n["id"] })).await;
+    let (_, campaign) = owner.post("./campaigns", json!({ "name": "Spring", "numberIds": [n["id"]] })).await;
+    let paths = [
+        format!("./numbers/{}", n["id"].as_str().unwrap()),
+        format!("./assistants/{}", assistant["id"].as_str().unwrap()),
+        format!("./campaigns/{}", campaign["id"].as_str().unwrap()),
+    ];
+    for path in &paths {
+        let (status, found) = owner.get(path).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {found}");
+        let (status, err) = other.get(path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path} from another workspace: {err}");
+    }
+    let auth = format!("Bearer {}", other.key);
+    let phone = format!("/api/user/phone-numbers/{}", n["autocallsId"]);
+    for (method, path, body) in [
+        (Method::GET, format!("/api/user/assistant/{}", assistant["autocallsId"]), None),
+        (Method::PUT, phone.clone(), Some(r#"{"nickname":"Mine"}"#)),
+        (Method::DELETE, phone, None),
+    ] {
+        let (status, err) = app.raw(method.clone(), &path, Some(&auth), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path} from another workspace: {err}");
+    }
+    let (status, _) = owner.get(&paths[0]).await;
+    assert_eq!(status, StatusCode::OK, "the number is still there");
+}
