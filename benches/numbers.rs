@@ -58,6 +58,7 @@ fn record(ws: numberd::domain::ids::WorkspaceId, i: usize, kind: NumberKind) -> 
         deleted_at: None,
         created_at: now,
         updated_at: now,
+        carrier: None,
     }
 }
 
@@ -74,7 +75,7 @@ struct Bench {
 async fn run(bench: Bench, register: usize, rows: usize, samples: usize) {
     let Bench { name, config } = bench;
     let db = app::connect(&config).await.expect("database");
-    let core = app::core(&config, db.clone(), Arc::new(SystemClock), Arc::new(LocalCarrier));
+    let core = app::core(&config, db.clone(), Arc::new(SystemClock), Arc::new(LocalCarrier)).expect("no carrier accounts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let running = app::start(&config, core.clone(), listener).await.unwrap();
     let base = format!("http://{}", running.addr);

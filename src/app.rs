@@ -10,7 +10,7 @@ use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::carrier::account::CarrierAccount;
+use crate::carrier::account::{Accounts, CarrierAccount};
 use crate::carrier::telnyx::TelnyxClient;
 use crate::carrier::twilio::TwilioClient;
 use crate::carrier::{local::LocalCarrier, Carrier};
@@ -71,15 +71,18 @@ pub fn carrier_accounts(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<
         .collect()
 }
 
-pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> Arc<Core> {
-    Arc::new(Core {
+/// The core, with a client for every configured carrier account (a bad account fails here, at
+/// start, not at the first purchase).
+pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Carrier>) -> anyhow::Result<Arc<Core>> {
+    Ok(Arc::new(Core {
         db,
         clock,
         carrier,
+        accounts: Accounts::new(carrier_accounts(config)?, config.default_carrier.clone()),
         carrier_timeout: config.carrier_timeout(),
         outbox: config.outbox.clone(),
         batch: config.worker.batch,
-    })
+    }))
 }
 
 /// A running numberd: HTTP on `addr` plus, if enabled, the worker. Dropping `stop` ends both.
@@ -192,14 +195,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         worker = config.worker.enabled,
         "numberd starting"
     );
-    // Built at start so a bad account fails the start, not the first purchase. The service takes
-    // them over once the purchase saga lands (#11); until then releases go through `carrier_for`.
-    let accounts = carrier_accounts(&config)?;
+    let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config))?;
     for (name, account) in &config.carriers {
         tracing::info!(carrier = %name, account = ?account, default = config.default_carrier.as_ref() == Some(name), "carrier account");
     }
-    tracing::info!(accounts = accounts.len(), "carrier accounts ready");
-    let core = core(&config, db, Arc::new(SystemClock), carrier_for(&config));
+    tracing::info!(accounts = config.carriers.len(), "carrier accounts ready");
     let listener = TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let running = start(&config, core, listener).await?;
     tracing::info!(addr = %running.addr, "listening");

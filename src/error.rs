@@ -92,6 +92,10 @@ codes! {
     NumberHasNoSubscription = "number_has_no_subscription", Refused;
     DatabaseUnavailable = "database_unavailable", Unavailable;
     CarrierReleaseFailed = "carrier_release_failed", CarrierFailure;
+    /// The carrier failed or timed out inside a request; nothing changed.
+    CarrierUnavailable = "carrier_unavailable", CarrierFailure;
+    /// Adopting a number the carrier account does not hold.
+    NumberNotAtCarrier = "number_not_at_carrier", InvalidInput;
     InternalError = "internal_error", Internal;
 }
 

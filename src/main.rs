@@ -128,7 +128,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         Command::Serve | Command::Openapi => unreachable!("handled above"),
         Command::Migrate => eprintln!("migrations applied"),
         Command::Sweep => {
-            let core = app::core(&config, db, Arc::new(SystemClock), app::carrier_for(&config));
+            let core = app::core(&config, db, Arc::new(SystemClock), app::carrier_for(&config))?;
             let (settled, delivered) = app::sweep_once(&core, config.worker.batch).await?;
             println!("{}", json!({ "settled": settled, "delivered": delivered }));
         }

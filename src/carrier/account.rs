@@ -3,15 +3,12 @@
 
 use async_trait::async_trait;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Carrier, CarrierError, CarrierNumber};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AccountKind {
-    Twilio,
-    Telnyx,
-}
+pub use crate::domain::record::AccountKind;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NumberType {
@@ -32,6 +29,12 @@ pub struct Capabilities {
     pub voice: bool,
     pub sms: bool,
     pub mms: bool,
+}
+
+impl From<Capabilities> for crate::domain::number::Capabilities {
+    fn from(c: Capabilities) -> Self {
+        crate::domain::number::Capabilities::from_carrier(c.voice, c.sms, c.mms)
+    }
 }
 
 /// A search for numbers to buy. `country` is ISO 3166 alpha-2 (`US`).
@@ -130,5 +133,43 @@ impl Carrier for AccountCarrier {
 
     async fn remove_caller_id(&self, number: &CarrierNumber) -> Result<(), CarrierError> {
         self.0.remove_caller_id(&number.e164).await
+    }
+}
+
+/// The configured carrier accounts by name, and the default one numbers are bought from.
+#[derive(Clone, Debug, Default)]
+pub struct Accounts {
+    by_name: BTreeMap<String, Arc<dyn CarrierAccount>>,
+    default: Option<String>,
+}
+
+/// Why no account could be chosen.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoAccount {
+    #[error("no carrier account is configured")]
+    NoneConfigured,
+    #[error("no carrier account is named {name:?} (configured: {configured})")]
+    Unknown { name: String, configured: String },
+}
+
+impl Accounts {
+    pub fn new(by_name: BTreeMap<String, Arc<dyn CarrierAccount>>, default: Option<String>) -> Self {
+        Accounts { by_name, default }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn CarrierAccount>> {
+        self.by_name.get(name)
+    }
+
+    /// The account named `name`, or the default one when `name` is `None`.
+    pub fn choose(&self, name: Option<&str>) -> Result<(&str, &Arc<dyn CarrierAccount>), NoAccount> {
+        let Some(name) = name.or(self.default.as_deref()) else { return Err(NoAccount::NoneConfigured) };
+        match self.by_name.get_key_value(name) {
+            Some((name, account)) => Ok((name.as_str(), account)),
+            None if self.by_name.is_empty() => Err(NoAccount::NoneConfigured),
+            None => {
+                Err(NoAccount::Unknown { name: name.to_owned(), configured: self.by_name.keys().cloned().collect::<Vec<_>>().join(", ") })
+            }
+        }
     }
 }

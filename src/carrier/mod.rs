@@ -57,15 +57,22 @@ pub trait Carrier: Send + Sync + 'static {
     async fn remove_caller_id(&self, number: &CarrierNumber) -> Result<(), CarrierError>;
 }
 
+/// Runs a carrier call with a deadline.
+pub async fn within<T, F>(timeout: std::time::Duration, call: F) -> Result<T, CarrierError>
+where
+    F: std::future::Future<Output = Result<T, CarrierError>>,
+{
+    tokio::time::timeout(timeout, call).await.unwrap_or(Err(CarrierError::Timeout))
+}
+
 /// Runs a carrier call with a deadline; `NotFound` counts as done because every operation here
 /// is a removal, and removing what is already gone is the goal reached.
 pub async fn removal<F>(timeout: std::time::Duration, call: F) -> Result<(), CarrierError>
 where
     F: std::future::Future<Output = Result<(), CarrierError>>,
 {
-    match tokio::time::timeout(timeout, call).await {
-        Err(_) => Err(CarrierError::Timeout),
-        Ok(Err(CarrierError::NotFound)) | Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e),
+    match within(timeout, call).await {
+        Err(CarrierError::NotFound) | Ok(()) => Ok(()),
+        Err(e) => Err(e),
     }
 }

@@ -98,6 +98,12 @@ impl Capabilities {
         Capabilities { sms, voice, mms: none, fax: none, whatsapp: None }
     }
 
+    /// What a carrier reports a number it holds can do: each service both ways, or not at all.
+    pub fn from_carrier(voice: bool, sms: bool, mms: bool) -> Self {
+        let both = |on: bool| if on { Capability::BOTH } else { Capability::default() };
+        Capabilities { sms: both(sms), voice: both(voice), mms: both(mms), fax: Capability::default(), whatsapp: None }
+    }
+
     fn get(&self, name: CapabilityName) -> Capability {
         match name {
             CapabilityName::Sms => self.sms,

@@ -52,6 +52,24 @@ pub struct NumberRecord {
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where the number is held, when a carrier account manages it (bought, adopted, or a caller
+    /// ID verified there); `None` for numbers registered by hand.
+    pub carrier: Option<CarrierHolding>,
+}
+
+super::text_enum!(
+    /// The kind of a carrier account.
+    AccountKind { Twilio = "twilio", Telnyx = "telnyx" }
+);
+
+/// The carrier account holding a number and the carrier's own id for it: Twilio's `PN…` sid,
+/// Telnyx's phone-number id (for a caller ID at Telnyx, the E.164 number itself).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CarrierHolding {
+    /// The account's name in the configuration (`[carriers.NAME]`).
+    pub account: String,
+    pub kind: AccountKind,
+    pub carrier_ref: String,
 }
 
 impl NumberRecord {

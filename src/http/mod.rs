@@ -38,6 +38,7 @@ pub fn status_of(code: Code) -> StatusCode {
         (Code::PayloadTooLarge, _) => StatusCode::PAYLOAD_TOO_LARGE,
         (Code::UnsupportedMediaType, _) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         (Code::MethodNotAllowed, _) => StatusCode::METHOD_NOT_ALLOWED,
+        (Code::CarrierUnavailable, _) => StatusCode::BAD_GATEWAY,
         (_, Kind::Malformed | Kind::Refused) => StatusCode::BAD_REQUEST,
         (_, Kind::InvalidInput) => StatusCode::UNPROCESSABLE_ENTITY,
         (_, Kind::NotFound) => StatusCode::NOT_FOUND,

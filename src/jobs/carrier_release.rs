@@ -1,12 +1,10 @@
 //! Giving a released dedicated number back to the carrier, retried until the carrier confirms.
 
-use std::borrow::Cow;
-
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::{JobKind, JobType};
-use crate::carrier::{removal, CarrierNumber};
+use super::{JobFailure, JobKind, JobType, Retry};
+use crate::carrier::{removal, CarrierError, CarrierNumber};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::service::Core;
 
@@ -35,8 +33,21 @@ impl JobType for CarrierRelease {
         Some((self.workspace_id, self.number_id))
     }
 
-    async fn run(&self, core: &Core) -> Result<(), Cow<'static, str>> {
-        let number = CarrierNumber { e164: self.e164.clone() };
-        removal(core.carrier_timeout, core.carrier.release_number(&number)).await.map_err(|e| e.to_string().into())
+    async fn run(&self, core: &Core) -> Result<(), JobFailure> {
+        let timeout = core.carrier_timeout;
+        let Some(name) = &self.carrier_account else {
+            let number = CarrierNumber { e164: self.e164.clone() };
+            return Ok(removal(timeout, core.carrier.release_number(&number)).await?);
+        };
+        let account = core.accounts.get(name).ok_or_else(|| {
+            JobFailure::new(format!("carrier account {name:?} is not configured; configure it, then retry this job"), Retry::Never)
+        })?;
+        let carrier_ref = self.carrier_ref.as_deref().unwrap_or(&self.e164);
+        removal(timeout, account.release(carrier_ref)).await.map_err(|e| {
+            if let CarrierError::RejectedCredentials(_) = e {
+                tracing::error!(carrier = %name, number_id = %self.number_id, error = %e, "carrier rejected the account's credentials; release parked");
+            }
+            JobFailure::from(e)
+        })
     }
 }

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::AnyConnection;
 
+use crate::carrier::CarrierError;
 use crate::config::OutboxConfig;
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::service::Core;
@@ -82,8 +83,9 @@ pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
         None
     }
 
-    /// Does the work once; an error is recorded on the job and retried per [`JobType::retry_at`].
-    async fn run(&self, core: &Core) -> Result<(), Cow<'static, str>>;
+    /// Does the work once; an error is recorded on the job and retried as [`JobFailure::retry`]
+    /// says.
+    async fn run(&self, core: &Core) -> Result<(), JobFailure>;
 
     /// When to try again after the `attempts`-th failure, or `None` to park the job as failed.
     /// Default: `base * 2^(attempts-1)`, capped, up to `max_attempts`.
@@ -94,6 +96,58 @@ pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
         let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(40);
         let delay = policy.backoff_base_ms.saturating_mul(1u64 << exp).min(policy.backoff_max_ms);
         Some(now + Duration::milliseconds(delay as i64))
+    }
+}
+
+/// Why an attempt failed, and what that means for the next one.
+#[derive(Debug)]
+pub struct JobFailure {
+    pub message: Cow<'static, str>,
+    pub retry: Retry,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// On the kind's own schedule ([`JobType::retry_at`]).
+    Backoff,
+    /// Not before this delay (a carrier's rate limit). The attempt is not counted: a storm of
+    /// 429s delays a job but never parks it.
+    After(std::time::Duration),
+    /// Retrying cannot help (rejected credentials, a number locked at the carrier): park it now.
+    Never,
+}
+
+impl JobFailure {
+    pub fn new(message: impl Into<Cow<'static, str>>, retry: Retry) -> Self {
+        JobFailure { message: message.into(), retry }
+    }
+}
+
+impl From<String> for JobFailure {
+    fn from(message: String) -> Self {
+        JobFailure::new(message, Retry::Backoff)
+    }
+}
+
+impl From<&'static str> for JobFailure {
+    fn from(message: &'static str) -> Self {
+        JobFailure::new(message, Retry::Backoff)
+    }
+}
+
+/// A carrier's answer decides the retry: its rate limit's delay, never for what retrying cannot
+/// change, backoff for the transient rest.
+impl From<CarrierError> for JobFailure {
+    fn from(e: CarrierError) -> Self {
+        let retry = match &e {
+            CarrierError::RateLimited { retry_after } => Retry::After(*retry_after),
+            CarrierError::RejectedCredentials(_)
+            | CarrierError::Locked(_)
+            | CarrierError::Rejected { .. }
+            | CarrierError::Unsupported(_) => Retry::Never,
+            CarrierError::NotFound | CarrierError::Failed(_) | CarrierError::Timeout => Retry::Backoff,
+        };
+        JobFailure::new(e.to_string(), retry)
     }
 }
 

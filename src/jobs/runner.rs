@@ -6,10 +6,10 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, Job, JobKind, JobType, Queue};
+use super::{CarrierRelease, Job, JobFailure, JobKind, JobType, Queue, Retry};
 use crate::error::Result;
 use crate::service::Core;
-use crate::store::jobs;
+use crate::store::jobs::{self, Outcome};
 
 impl Core {
     /// One pass over `queue`: the billing queue first settles every due period end; then every
@@ -43,22 +43,38 @@ impl Core {
 
     async fn run_as<T: JobType>(&self, job: &Job) -> Result<()> {
         let payload = serde_json::from_value::<T>(job.payload.clone());
-        let now = || self.clock.now();
-        let outcome = match &payload {
-            Ok(p) => p.run(self).await.map_err(|e| (e.into_owned(), p.retry_at(job.attempts, &self.outbox, now()))),
+        let failure = match &payload {
+            Ok(p) => p.run(self).await.err(),
             // A payload this build cannot read would fail every time: park it for an operator.
-            Err(e) => Err((format!("unreadable payload: {e}"), None)),
+            Err(e) => Some(JobFailure::new(format!("unreadable payload: {e}"), Retry::Never)),
         };
-        match &outcome {
-            Ok(()) => tracing::info!(job = job.id, kind = T::KIND.as_str(), "job done"),
-            Err((msg, Some(at))) => {
-                tracing::warn!(job = job.id, kind = T::KIND.as_str(), attempts = job.attempts, error = %msg, retry_at = %at, "job failed; will retry")
+        let now = self.clock.now();
+        let (kind, attempts) = (T::KIND.as_str(), job.attempts);
+        let outcome = match &failure {
+            None => Outcome::Done,
+            Some(f) => {
+                let error = f.message.as_ref();
+                match (f.retry, &payload) {
+                    (Retry::After(delay), _) => {
+                        let at = now + Duration::from_std(delay).unwrap_or(Duration::MAX);
+                        Outcome::Retry { at, error, counted: false }
+                    }
+                    (Retry::Backoff, Ok(p)) => match p.retry_at(attempts, &self.outbox, now) {
+                        Some(at) => Outcome::Retry { at, error, counted: true },
+                        None => Outcome::Park { error },
+                    },
+                    (Retry::Backoff | Retry::Never, _) => Outcome::Park { error },
+                }
             }
-            Err((msg, None)) => {
-                tracing::error!(job = job.id, kind = T::KIND.as_str(), attempts = job.attempts, error = %msg, "job failed for good; parked as failed")
+        };
+        match outcome {
+            Outcome::Done => tracing::info!(job = job.id, kind, "job done"),
+            Outcome::Retry { at, error, .. } => {
+                tracing::warn!(job = job.id, kind, attempts, error, retry_at = %at, "job failed; will retry")
             }
+            Outcome::Park { error } => tracing::error!(job = job.id, kind, attempts, error, "job failed for good; parked as failed"),
         }
-        jobs::finish(&self.db, job.id, outcome.as_ref().map(|_| ()).map_err(|(m, at)| (m.as_str(), *at)), now()).await?;
+        jobs::finish(&self.db, job.id, outcome, now).await?;
         Ok(())
     }
 }

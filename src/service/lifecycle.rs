@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
 use super::{Actor, Core, Tenant};
-use crate::carrier::{removal, CarrierNumber};
+use crate::carrier::{removal, CarrierError, CarrierNumber};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
@@ -58,8 +58,8 @@ impl Core {
                         workspace_id: rec.workspace_id,
                         number_id: rec.id,
                         e164: rec.e164.clone(),
-                        carrier_account: None,
-                        carrier_ref: None,
+                        carrier_account: rec.carrier.as_ref().map(|c| c.account.clone()),
+                        carrier_ref: rec.carrier.as_ref().map(|c| c.carrier_ref.clone()),
                     };
                     jobs::enqueue(conn, &job, self.clock.now()).await?;
                 }
@@ -159,8 +159,7 @@ impl Core {
                 // No lock is held across the carrier call: removal is idempotent, so a retry (or a
                 // concurrent twin) after a failure or a crash simply asks again.
                 tx.commit().await?;
-                let number = CarrierNumber { e164: rec.e164.clone() };
-                if let Err(e) = removal(self.carrier_timeout, self.carrier.remove_caller_id(&number)).await {
+                if let Err(e) = self.remove_caller_id(&rec).await {
                     tracing::warn!(number_id = %id, error = %e, "carrier refused caller id removal; nothing changed");
                     return Err(Error::new(Code::CarrierReleaseFailed, CARRIER_FAILED_MESSAGE));
                 }
@@ -170,6 +169,22 @@ impl Core {
                 delete_now(&mut tx, &mut rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Deleted)
+            }
+        }
+    }
+
+    /// Removes a caller ID from the carrier account it was verified at (or, registered by hand,
+    /// from the service's own carrier), within the carrier deadline.
+    async fn remove_caller_id(&self, rec: &NumberRecord) -> std::result::Result<(), CarrierError> {
+        let timeout = self.carrier_timeout;
+        match &rec.carrier {
+            None => removal(timeout, self.carrier.remove_caller_id(&CarrierNumber { e164: rec.e164.clone() })).await,
+            Some(held) => {
+                let account = self
+                    .accounts
+                    .get(&held.account)
+                    .ok_or_else(|| CarrierError::Failed(format!("carrier account {:?} is not configured", held.account)))?;
+                removal(timeout, account.remove_caller_id(&rec.e164)).await
             }
         }
     }

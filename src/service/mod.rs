@@ -11,6 +11,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
+use crate::carrier::account::{Accounts, CarrierAccount, NoAccount};
 use crate::carrier::Carrier;
 use crate::config::OutboxConfig;
 use crate::domain::clock::Clock;
@@ -19,11 +20,24 @@ use crate::error::{Code, Error, Result};
 use crate::store::workspaces::{self, KeyLookup};
 use crate::store::Db;
 
+/// A carrier failure inside a request: logged with its cause, answered as a coded 502.
+pub fn carrier_unavailable(account: &str, e: crate::carrier::CarrierError) -> Error {
+    tracing::warn!(carrier = %account, error = %e, "carrier request failed");
+    let message = match e {
+        crate::carrier::CarrierError::Timeout => format!("Carrier account {account:?} did not answer in time; nothing changed."),
+        other => format!("Carrier account {account:?} failed: {other}; nothing changed."),
+    };
+    Error::new(Code::CarrierUnavailable, message)
+}
+
 /// Everything an operation needs; cheap to share between requests and workers.
 pub struct Core {
     pub db: Db,
     pub clock: Arc<dyn Clock>,
+    /// Where numbers no carrier account holds are removed (`local`: nowhere).
     pub carrier: Arc<dyn Carrier>,
+    /// The configured carrier accounts (Twilio, Telnyx) numbers are bought from and held at.
+    pub accounts: Accounts,
     pub carrier_timeout: std::time::Duration,
     /// Retry policy and lease of background jobs.
     pub outbox: OutboxConfig,
@@ -59,6 +73,14 @@ impl Core {
             KeyLookup::Revoked => Err(Error::new(Code::AccessKeyRevoked, "This access key has been revoked.")),
             KeyLookup::Unknown => Err(Error::new(Code::InvalidAccessKey, "The access key is not valid.")),
         }
+    }
+
+    /// The carrier account `name` (or the default one) as a request chose it.
+    pub fn account(&self, name: Option<&str>) -> Result<(String, Arc<dyn CarrierAccount>)> {
+        self.accounts.choose(name).map(|(n, a)| (n.to_owned(), a.clone())).map_err(|e| match e {
+            NoAccount::NoneConfigured => Error::invalid_field("carrier", "no carrier account is configured on this service"),
+            unknown @ NoAccount::Unknown { .. } => Error::invalid_field("carrier", unknown.to_string()),
+        })
     }
 
     /// The workspace's "now": the real clock, or a test-mode workspace's own clock read in the

@@ -1,12 +1,13 @@
 //! Registering, reading, listing and editing numbers.
 
-use super::{Core, Tenant};
+use super::{carrier_unavailable, Core, Tenant};
+use crate::carrier::within;
 use crate::domain::ids::{NumberId, SubscriptionId};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
 use crate::domain::period::period;
 use crate::domain::phone::E164;
-use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::record::{BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::error::{Code, Error, Result};
 use crate::jobs::{Job, JobKind};
 use crate::store::jobs;
@@ -25,6 +26,8 @@ pub struct NewNumber {
     pub price: Option<Money>,
     pub configurations: NumberConfigurations,
     pub nickname: Option<String>,
+    /// Adopt a number this carrier account already holds.
+    pub carrier: Option<String>,
 }
 
 /// A number with the state of its carrier release, if one was queued.
@@ -52,6 +55,21 @@ fn validate_country(country: &str) -> Result<String> {
 }
 
 impl Core {
+    /// Adopting: the carrier account must already hold the number, and its id there is kept so
+    /// the number is released there. Only dedicated numbers are held at an account.
+    async fn held_at(&self, name: &str, e164: &str, kind: NumberKind) -> Result<(CarrierHolding, Option<Capabilities>)> {
+        if kind != NumberKind::Dedicated {
+            return Err(Error::invalid_field("carrier", "only dedicated numbers are held at a carrier account"));
+        }
+        let (name, account) = self.account(Some(name))?;
+        let owned = within(self.carrier_timeout, account.find_owned(e164))
+            .await
+            .map_err(|e| carrier_unavailable(&name, e))?
+            .ok_or_else(|| Error::new(Code::NumberNotAtCarrier, format!("{e164} is not held by carrier account {name:?}.")))?;
+        let holding = CarrierHolding { account: name, kind: account.kind(), carrier_ref: owned.carrier_ref };
+        Ok((holding, owned.capabilities.map(Into::into)))
+    }
+
     pub async fn register_number(&self, tenant: Tenant, new: NewNumber) -> Result<NumberRecord> {
         let country = new.country.as_deref().map(validate_country).transpose()?;
         let e164 = E164::parse(&new.number, country.as_deref()).map_err(|e| Error::invalid_field("number", e.to_string()))?;
@@ -72,6 +90,13 @@ impl Core {
             price.validate().map_err(|m| Error::invalid_field("monthlyRecurringPrice", m))?;
         }
         let nickname = validate_nickname(new.nickname)?;
+        let (carrier, carrier_caps) = match new.carrier.as_deref() {
+            Some(name) => {
+                let (held, caps) = self.held_at(name, &e164.to_string(), new.kind).await?;
+                (Some(held), caps)
+            }
+            None => (None, None),
+        };
 
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
@@ -92,7 +117,7 @@ impl Core {
             kind: new.kind,
             number_type,
             country,
-            capabilities: new.capabilities.unwrap_or_else(|| Capabilities::default_for(new.kind)),
+            capabilities: new.capabilities.or(carrier_caps).unwrap_or_else(|| Capabilities::default_for(new.kind)),
             price: new.price,
             configurations: new.configurations,
             nickname,
@@ -103,6 +128,7 @@ impl Core {
             deleted_at: None,
             created_at: now,
             updated_at: now,
+            carrier,
         };
         let rec = match numbers::insert(&mut tx, &rec).await {
             Ok(r) => r,

@@ -91,22 +91,39 @@ pub async fn claim(db: &Db, queue: Queue, now: DateTime<Utc>, lease: Duration) -
         .transpose()
 }
 
-/// Records the outcome of an attempt: done, retry at `retry_at`, or (no retry) parked as failed.
-pub async fn finish(db: &Db, id: i64, outcome: Result<(), (&str, Option<DateTime<Utc>>)>, now: DateTime<Utc>) -> sqlx::Result<()> {
-    let (status, run_at, error) = match outcome {
-        Ok(()) => (JobStatus::Done, None, None),
-        Err((err, Some(retry_at))) => (JobStatus::Pending, Some(retry_at), Some(err)),
-        Err((err, None)) => (JobStatus::Failed, None, Some(err)),
+/// What became of one attempt at a job.
+#[derive(Clone, Copy, Debug)]
+pub enum Outcome<'a> {
+    Done,
+    /// Try again at `at`; an attempt that was not `counted` (a carrier's rate limit) is given back.
+    Retry {
+        at: DateTime<Utc>,
+        error: &'a str,
+        counted: bool,
+    },
+    /// Parked as failed for an operator to see and retry.
+    Park {
+        error: &'a str,
+    },
+}
+
+/// Records the outcome of an attempt.
+pub async fn finish(db: &Db, id: i64, outcome: Outcome<'_>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let (status, run_at, error, refund) = match outcome {
+        Outcome::Done => (JobStatus::Done, None, None, 0),
+        Outcome::Retry { at, error, counted } => (JobStatus::Pending, Some(at), Some(error), i64::from(!counted)),
+        Outcome::Park { error } => (JobStatus::Failed, None, Some(error), 0),
     };
     sqlx::query(
         "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = COALESCE($3, last_error), \
-         locked_until = NULL, updated_at = $4 WHERE id = $5",
+         locked_until = NULL, updated_at = $4, attempts = attempts - $6 WHERE id = $5",
     )
     .bind(status.as_str())
     .bind(run_at.map(to_micros))
     .bind(error)
     .bind(to_micros(now))
     .bind(id)
+    .bind(refund)
     .execute(&db.pool)
     .await?;
     Ok(())

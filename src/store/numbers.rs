@@ -12,13 +12,13 @@ use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::number::{NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::period::Period;
-use crate::domain::record::{BilledPeriod, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::record::{AccountKind, BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::domain::resources::Page;
 
 const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
     price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
     sub_anchor, period_index, subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, \
-    deleted_at, created_at, updated_at";
+    deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref";
 
 fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} in the database: {value:?}").into())
@@ -83,7 +83,14 @@ fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
         deleted_at: ts(row, "deleted_at")?,
         created_at: from_micros(row.try_get("created_at")?),
         updated_at: from_micros(row.try_get("updated_at")?),
+        carrier: holding(row)?,
     })
+}
+
+/// The carrier columns: all three set, or none.
+fn holding(row: &AnyRow) -> sqlx::Result<Option<CarrierHolding>> {
+    let Some(account) = row.try_get::<Option<String>, _>("carrier_account")? else { return Ok(None) };
+    Ok(Some(CarrierHolding { account, kind: column(row, "carrier_kind", AccountKind::parse)?, carrier_ref: row.try_get("carrier_ref")? }))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -99,9 +106,9 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at, seq) \
+         deactivated_at, deleted_at, created_at, updated_at, seq, carrier_account, carrier_kind, carrier_ref) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28)",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
     )
     .bind(n.id.to_string())
     .bind(n.workspace_id.to_string())
@@ -131,6 +138,9 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
     .bind(to_micros(n.created_at))
     .bind(to_micros(n.updated_at))
     .bind(seq)
+    .bind(n.carrier.as_ref().map(|c| c.account.clone()))
+    .bind(n.carrier.as_ref().map(|c| c.kind.as_str()))
+    .bind(n.carrier.as_ref().map(|c| c.carrier_ref.clone()))
     .execute(&mut *conn)
     .await?;
     Ok(NumberRecord { seq, ..n.clone() })

@@ -168,7 +168,7 @@ impl TestApp {
 
     async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>, clock: Arc<ShiftedClock>) -> TestApp {
         let pool = app::connect(&config).await.expect("connect and migrate");
-        let core = app::core(&config, pool, clock.clone(), carrier.clone());
+        let core = app::core(&config, pool, clock.clone(), carrier.clone()).expect("carrier accounts");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let running = app::start(&config, core, listener).await.expect("start");
         TestApp { base: format!("http://{}", running.addr), clock, http: reqwest::Client::new(), carrier, running, db, config }

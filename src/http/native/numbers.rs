@@ -56,6 +56,10 @@ pub struct RegisterNumber {
     #[serde(default)]
     #[schema(max_length = 50)]
     pub nickname: Option<String>,
+    /// Adopt a number this carrier account (a name from the configuration) already holds: it is
+    /// looked up there (422 `number_not_at_carrier` if absent) and released there. Dedicated only.
+    #[serde(default)]
+    pub carrier: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -107,7 +111,8 @@ fn number_id(ids: &PathIds) -> Result<NumberId> {
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/numbers", tag = "numbers",
     params(("workspaceId" = uuid::Uuid, Path)),
     request_body = RegisterNumber,
-    responses((status = 201, body = NumberView), (status = 409, description = "Already in the workspace"), (status = 422, description = "Invalid field")))]
+    responses((status = 201, body = NumberView), (status = 409, description = "Already in the workspace"), (status = 422, description = "Invalid field, or the carrier does not hold the number"),
+        (status = 502, description = "The carrier account failed or timed out; nothing changed")))]
 async fn register_number(
     axum::extract::State(state): axum::extract::State<AppState>,
     Workspace(tenant): Workspace,
@@ -122,6 +127,7 @@ async fn register_number(
         price: body.monthly_recurring_price,
         configurations: body.configurations.unwrap_or_default(),
         nickname: body.nickname,
+        carrier: body.carrier,
     };
     let rec = state.core.register_number(tenant, new).await?;
     Ok((StatusCode::CREATED, Json(NumberView::new(&rec, None))))

@@ -71,6 +71,59 @@ pub struct CarrierReleaseView {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The carrier account holding a number.
+#[derive(Serialize, ToSchema)]
+pub struct CarrierView {
+    /// The account's name in numberd's configuration.
+    pub name: String,
+    /// `twilio` or `telnyx`.
+    pub kind: &'static str,
+    /// The carrier's id for the number (Twilio `PN…` sid, Telnyx id).
+    #[serde(rename = "ref")]
+    pub carrier_ref: String,
+}
+
+/// Bird's `EndpointProvisioningStatus`, following the carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisioningStatus {
+    Provisioning,
+    Provisioned,
+    /// Released; the carrier release is queued or retrying.
+    Deprovisioning,
+    /// The carrier confirmed the release.
+    Deprovisioned,
+}
+
+/// Bird's `EndpointFragment`, for numbers a carrier account holds.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointFragment {
+    /// The number's id.
+    pub id: Uuid,
+    /// Always `long-code-number`.
+    #[serde(rename = "type")]
+    pub endpoint_type: &'static str,
+    /// The workspace id.
+    pub instance_id: Uuid,
+    /// The number, E.164.
+    pub name: String,
+    #[schema(value_type = Vec<Object>)]
+    pub capabilities: Vec<serde_json::Value>,
+    pub provisioning_status: ProvisioningStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn provisioning(n: &NumberRecord, release: Option<&Job>) -> ProvisioningStatus {
+    use crate::jobs::JobStatus;
+    match (n.status, release.map(|j| j.status)) {
+        (NumberStatus::Active, _) => ProvisioningStatus::Provisioned,
+        (_, Some(JobStatus::Done)) => ProvisioningStatus::Deprovisioned,
+        _ => ProvisioningStatus::Deprovisioning,
+    }
+}
+
 /// A number: Bird's `Number` schema plus `kind`, `nickname`, `currentPeriod`, `autocallsId` and
 /// `carrierRelease`.
 #[derive(Serialize, ToSchema)]
@@ -104,6 +157,11 @@ pub struct NumberView {
     pub deactivates_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carrier_release: Option<CarrierReleaseView>,
+    /// The carrier account holding the number; absent for numbers registered by hand.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<CarrierView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<EndpointFragment>,
 }
 
 pub fn endpoint_details(n: &NumberRecord) -> Option<EndpointSubscriptionDetails> {
@@ -167,6 +225,21 @@ impl NumberView {
             deactivated_at: n.deactivated_at,
             deactivates_at: n.deactivates_at(),
             carrier_release: release.map(carrier_release),
+            carrier: n.carrier.as_ref().map(|c| CarrierView {
+                name: c.account.clone(),
+                kind: c.kind.as_str(),
+                carrier_ref: c.carrier_ref.clone(),
+            }),
+            endpoint: n.carrier.as_ref().map(|_| EndpointFragment {
+                id: n.id.0,
+                endpoint_type: "long-code-number",
+                instance_id: n.workspace_id.0,
+                name: n.e164.clone(),
+                capabilities: Vec::new(),
+                provisioning_status: provisioning(n, release),
+                created_at: n.created_at,
+                updated_at: n.updated_at,
+            }),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod contract;
 mod fake_telnyx;
 mod fake_twilio;
+mod held;
 mod telnyx;
 mod twilio;
 
