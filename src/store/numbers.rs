@@ -268,14 +268,25 @@ pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<
         sql.push(" AND 0 <> (caps_mask & ?)", [Bind::Int(m)]);
     }
     if let Some(p) = &f.number_prefix {
-        // The prefix is `+` and digits only, so it needs no LIKE escaping.
-        sql.push(" AND e164 LIKE ?", text(&format!("{p}%")));
+        // A range rather than `LIKE 'p%'`, which SQLite (case-insensitive LIKE) cannot answer from
+        // the (workspace_id, e164) index. The prefix is `+` and ASCII digits, so the first string
+        // past every number starting with it is the prefix with its last character incremented.
+        sql.push(" AND e164 >= ? AND e164 < ?", [Bind::Text(p.clone()), Bind::Text(prefix_end(p))]);
     }
     if let Some(s) = f.subscription_status {
         sql.push(" AND sub_status = ?", text(s.as_str()));
     }
     Page::After { seq: after_seq, limit }.apply(&mut sql);
     sql.query().fetch_all(&db.pool).await?.iter().map(from_row).collect()
+}
+
+/// The smallest string greater than every string that starts with `prefix` (ASCII).
+fn prefix_end(prefix: &str) -> String {
+    let mut bytes = prefix.as_bytes().to_vec();
+    if let Some(last) = bytes.last_mut() {
+        *last += 1;
+    }
+    String::from_utf8(bytes).expect("ASCII stays ASCII")
 }
 
 pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period, now: DateTime<Utc>) -> sqlx::Result<()> {
@@ -347,4 +358,18 @@ pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limi
 
 fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
     Ok((parsed(r, "workspace_id")?, parsed(r, "id")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_end;
+
+    #[test]
+    fn prefix_range_ends_past_every_number_with_the_prefix() {
+        assert_eq!(prefix_end("+1415"), "+1416");
+        // `9` is followed by `:` in ASCII: "+1419…" numbers sort below "+141:", "+1420" above.
+        let end = prefix_end("+1419");
+        assert!("+14199999999" < end.as_str() && end.as_str() < "+1420");
+        assert_eq!(prefix_end("+"), ",");
+    }
 }
