@@ -20,7 +20,7 @@ use crate::http::origin::ConnAddrs;
 use crate::http::{self, AppState};
 use crate::jobs::runner::work_queue;
 use crate::jobs::Queue;
-use crate::service::Core;
+use crate::service::{Core, KeyCache};
 use crate::store::{Db, DbOptions};
 
 /// A broadcast "stop now" for the server and the worker.
@@ -82,6 +82,7 @@ pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Car
         carrier_timeout: config.carrier_timeout(),
         outbox: config.outbox.clone(),
         batch: config.worker.batch,
+        keys: KeyCache::new(Duration::from_millis(config.auth.key_cache_ms)),
     }))
 }
 

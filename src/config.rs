@@ -29,6 +29,7 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub database: DatabaseConfig,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
     pub worker: WorkerConfig,
     pub carrier: CarrierConfig,
     pub outbox: OutboxConfig,
@@ -124,6 +125,21 @@ pub struct DatabaseConfig {
 /// Limits on slow or idle clients, and how long a stop may take.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// How long a node trusts an access key it has checked before asking the database again: the
+    /// bound within which a revocation (made on any node, or by the CLI) takes effect. 0: never
+    /// cached.
+    pub key_cache_ms: u64,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { key_cache_ms: 2_000 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// Deadline for a request's headers to arrive, counted from the moment the server waits for
     /// them: this also closes an idle keep-alive connection that sends no next request.
@@ -183,6 +199,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             database: DatabaseConfig::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
             worker: WorkerConfig::default(),
             carrier: CarrierConfig::default(),
             outbox: OutboxConfig::default(),

@@ -43,6 +43,44 @@ pub struct Core {
     pub outbox: OutboxConfig,
     /// Numbers settled per database round (`worker.batch`).
     pub batch: i64,
+    pub keys: KeyCache,
+}
+
+/// Access keys this node checked recently, by the key's hash, each trusted for `ttl`: most
+/// requests then cost no database round trip, and a revocation takes effect within `ttl` on every
+/// node. Only valid keys are kept, so a new key works at once.
+#[derive(Debug)]
+pub struct KeyCache {
+    ttl: std::time::Duration,
+    checked: std::sync::Mutex<std::collections::HashMap<String, (Tenant, std::time::Instant)>>,
+}
+
+impl KeyCache {
+    /// Entries kept at most; past it the cache starts over rather than grow without bound.
+    const CAPACITY: usize = 10_000;
+
+    pub fn new(ttl: std::time::Duration) -> Self {
+        KeyCache { ttl, checked: Default::default() }
+    }
+
+    fn get(&self, hash: &str) -> Option<Tenant> {
+        let checked = self.checked.lock().expect("not poisoned");
+        checked.get(hash).filter(|(_, at)| at.elapsed() < self.ttl).map(|(t, _)| *t)
+    }
+
+    fn put(&self, hash: String, tenant: Tenant) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut checked = self.checked.lock().expect("not poisoned");
+        if checked.len() >= Self::CAPACITY {
+            checked.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            if checked.len() >= Self::CAPACITY {
+                checked.clear();
+            }
+        }
+        checked.insert(hash, (tenant, std::time::Instant::now()));
+    }
 }
 
 /// The workspace an operation acts in, and who is acting.
@@ -68,8 +106,16 @@ impl Core {
         if !workspaces::looks_like_key(secret) {
             return Err(Error::new(Code::MalformedAccessKey, "The access key is not in numberd's format."));
         }
-        match workspaces::authenticate(&self.db, secret).await? {
-            KeyLookup::Valid(ws, key) => Ok(Tenant { id: ws.id, test_mode: ws.test_mode, actor: Actor::Key(key) }),
+        let hash = workspaces::hash_key(secret);
+        if let Some(tenant) = self.keys.get(&hash) {
+            return Ok(tenant);
+        }
+        match workspaces::authenticate(&self.db, &hash).await? {
+            KeyLookup::Valid(ws, key) => {
+                let tenant = Tenant { id: ws.id, test_mode: ws.test_mode, actor: Actor::Key(key) };
+                self.keys.put(hash, tenant);
+                Ok(tenant)
+            }
             KeyLookup::Revoked => Err(Error::new(Code::AccessKeyRevoked, "This access key has been revoked.")),
             KeyLookup::Unknown => Err(Error::new(Code::InvalidAccessKey, "The access key is not valid.")),
         }

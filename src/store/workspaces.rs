@@ -37,7 +37,7 @@ pub struct NewKey {
     pub secret: String,
 }
 
-fn hash_key(secret: &str) -> String {
+pub fn hash_key(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -156,12 +156,13 @@ pub enum KeyLookup {
     Unknown,
 }
 
-pub async fn authenticate(db: &Db, secret: &str) -> sqlx::Result<KeyLookup> {
+/// The key whose secret hashes to `key_hash` ([`hash_key`]) and its workspace.
+pub async fn authenticate(db: &Db, key_hash: &str) -> sqlx::Result<KeyLookup> {
     let row = sqlx::query(
         "SELECT k.id AS key_id, k.revoked_at, w.id, w.name, w.test_mode, w.clock_at, w.created_at \
          FROM access_keys k JOIN workspaces w ON w.id = k.workspace_id WHERE k.key_hash = $1",
     )
-    .bind(hash_key(secret))
+    .bind(key_hash)
     .fetch_optional(&db.pool)
     .await?;
     let Some(row) = row else { return Ok(KeyLookup::Unknown) };

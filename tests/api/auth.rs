@@ -6,7 +6,13 @@ use serde_json::{json, Value};
 use crate::both_backends;
 use crate::common::{Backend, TestApp};
 
-both_backends!(every_bad_credential_is_a_json_401, both_schemes_work_everywhere, other_workspaces_are_404, revoked_keys_stop_working);
+both_backends!(
+    every_bad_credential_is_a_json_401,
+    both_schemes_work_everywhere,
+    other_workspaces_are_404,
+    revoked_keys_stop_working,
+    a_revocation_reaches_a_caching_node_within_its_bound
+);
 
 async fn every_bad_credential_is_a_json_401(b: Backend) {
     let app = TestApp::spawn(b).await;
@@ -91,4 +97,31 @@ async fn revoked_keys_stop_working(b: Backend) {
     assert!(body.contains("access_key_revoked"), "{body}");
     // The first key is unaffected.
     assert_eq!(ws.get("./numbers").await.0, StatusCode::OK);
+}
+
+/// A node caches the keys it checked for `auth.key_cache_ms`: a key revoked elsewhere (another
+/// node, the CLI) keeps working there at most that long, then answers 401.
+async fn a_revocation_reaches_a_caching_node_within_its_bound(b: Backend) {
+    const BOUND_MS: u64 = 1_500;
+    let app = TestApp::spawn_with(b, |c| c.auth.key_cache_ms = BOUND_MS).await;
+    let ws = app.workspace(false).await;
+    let db = &app.running.core.db;
+    let key = numberd::store::workspaces::create_key(db, ws.id.parse().unwrap(), chrono::Utc::now()).await.unwrap().unwrap();
+    let auth = format!("Bearer {}", key.secret);
+    let path = format!("/workspaces/{}/numbers", ws.id);
+    assert_eq!(app.raw(Method::GET, &path, Some(&auth), None).await.0, StatusCode::OK, "a new key works at once");
+    let revoked_at = std::time::Instant::now();
+    // Revoked straight in the database, as another node or `numberd key revoke` does.
+    assert!(numberd::store::workspaces::revoke_key(db, key.id, chrono::Utc::now()).await.unwrap());
+    assert_eq!(app.raw(Method::GET, &path, Some(&auth), None).await.0, StatusCode::OK, "still trusted from the cache");
+    loop {
+        let (status, body) = app.raw(Method::GET, &path, Some(&auth), None).await;
+        if status == StatusCode::UNAUTHORIZED {
+            assert!(body.contains("access_key_revoked"), "{body}");
+            break;
+        }
+        assert!(revoked_at.elapsed().as_millis() < u128::from(BOUND_MS) + 200, "still accepted after the bound");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(revoked_at.elapsed().as_millis() >= u128::from(BOUND_MS / 2), "refused only once the cached check expired");
 }

@@ -96,6 +96,8 @@ pub fn test_config(db_url: &str) -> Config {
     // Tests drive period ends through test clocks and explicit sweeps; no background ticks.
     c.worker.enabled = false;
     c.database.max_connections = 8;
+    // Revocations take effect at once unless a test measures the cache's bound.
+    c.auth.key_cache_ms = 0;
     c.carrier.timeout_ms = 500;
     c.outbox.backoff_base_ms = 1;
     c.outbox.backoff_max_ms = 5;
