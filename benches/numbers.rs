@@ -413,51 +413,60 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
     .await;
     report(name, "list, numberPrefix 0.1 % vs unfiltered (p50 ratio)", a, b, &r, "≤ 2×");
 
-    // Release (DELETE of a SIP number: gone at once, detached) against the same statements.
-    let sips = Arc::new(ids(&db, &ws, "sip", sip_share).await);
-    // Each side releases its own half, across rounds: a number is released once.
-    let half = sips.len() / 2;
-    let (api_next, raw_next) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(half as u64)));
-    let release: MakeRequest = {
-        let (ws, sips) = (ws.clone(), sips.clone());
-        Arc::new(move |_| {
-            let i = api_next.fetch_add(1, Ordering::Relaxed) as usize;
-            (i < half).then(|| (Method::DELETE, format!("/workspaces/{ws}/numbers/{}", sips[i]), None))
-        })
-    };
-    let raw_release: MakeOp = {
-        let (ws, sips, raw) = (ws.clone(), sips.clone(), raw.clone());
-        let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-        Arc::new(move |_| {
-            let i = raw_next.fetch_add(1, Ordering::Relaxed) as usize;
-            let id = sips.get(i)?.clone();
-            let (ws, raw) = (ws.clone(), raw.clone());
-            Some(Box::pin(async move {
-                let now = to_micros(Utc::now());
-                let select = format!("SELECT * FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}");
-                raw.transaction(&[
-                    (select.as_str(), vec![Bind::Text(id.clone()), Bind::Text(ws)]),
-                    (
-                        "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1 WHERE id = $2",
-                        vec![Bind::Int(now), Bind::Text(id.clone())],
-                    ),
-                    (
-                        "UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2",
-                        vec![Bind::Int(now), Bind::Text(id.clone())],
-                    ),
-                    (
-                        "UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)",
-                        vec![Bind::Int(now), Bind::Text(id.clone())],
-                    ),
-                    ("DELETE FROM campaign_numbers WHERE number_id = $1", vec![Bind::Text(id)]),
-                ])
-                .await
-            }))
-        })
-    };
-    let (a, b, r) =
-        side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, release.clone()), || raw_load(sizes, raw_release.clone())).await;
-    report(name, "release (DELETE) vs raw SQL, same statements", a, b, &r, "≥ 0.6×, p99 < 50 ms");
+    {
+        // Release (DELETE of a SIP number: gone at once, detached) against the same statements, in a
+        // workspace of its own with numbers enough for every round of both sides (20,000/s each).
+        let (rel_ws, rel_key) = workspace(&db, "bench-release").await;
+        let (_, r) =
+            api(&svc, &rel_key, Method::POST, &format!("/workspaces/{rel_ws}/numbers"), Some(register("+14155550101", "sip"))).await;
+        let supply = (2.0 * rounds as f64 * sizes.seconds * 20_000.0) as usize;
+        seed(&db, backend, &template(&r), supply, 40, 6_000_000_000).await;
+        let (ws, key) = (rel_ws, rel_key);
+        let sips = Arc::new(ids(&db, &ws, "sip", supply + 1).await);
+        // Each side releases its own half, across rounds: a number is released once.
+        let half = sips.len() / 2;
+        let (api_next, raw_next) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(half as u64)));
+        let release: MakeRequest = {
+            let (ws, sips) = (ws.clone(), sips.clone());
+            Arc::new(move |_| {
+                let i = api_next.fetch_add(1, Ordering::Relaxed) as usize;
+                (i < half).then(|| (Method::DELETE, format!("/workspaces/{ws}/numbers/{}", sips[i]), None))
+            })
+        };
+        let raw_release: MakeOp = {
+            let (ws, sips, raw) = (ws.clone(), sips.clone(), raw.clone());
+            let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
+            Arc::new(move |_| {
+                let i = raw_next.fetch_add(1, Ordering::Relaxed) as usize;
+                let id = sips.get(i)?.clone();
+                let (ws, raw) = (ws.clone(), raw.clone());
+                Some(Box::pin(async move {
+                    let now = to_micros(Utc::now());
+                    let select = format!("SELECT * FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}");
+                    raw.transaction(&[
+                        (select.as_str(), vec![Bind::Text(id.clone()), Bind::Text(ws)]),
+                        (
+                            "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1 WHERE id = $2",
+                            vec![Bind::Int(now), Bind::Text(id.clone())],
+                        ),
+                        (
+                            "UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2",
+                            vec![Bind::Int(now), Bind::Text(id.clone())],
+                        ),
+                        (
+                            "UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)",
+                            vec![Bind::Int(now), Bind::Text(id.clone())],
+                        ),
+                        ("DELETE FROM campaign_numbers WHERE number_id = $1", vec![Bind::Text(id)]),
+                    ])
+                    .await
+                }))
+            })
+        };
+        let (a, b, r) =
+            side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, release.clone()), || raw_load(sizes, raw_release.clone())).await;
+        report(name, "release (DELETE) vs raw SQL, same statements", a, b, &r, "≥ 0.6×, p99 < 50 ms");
+    }
 
     // Register (POST) against the same inserts: the counter, the number, its first period.
     let next = Arc::new(AtomicU64::new(0));
