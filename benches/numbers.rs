@@ -13,7 +13,7 @@
 //! printed as its median with the spread (min–max) over the rounds. Sizes: `BENCH_NUMBERS`
 //! (default 1,000,000, seeded with SQL, not through the API), `BENCH_SECONDS` per run (default
 //! 3), `BENCH_CONNECTIONS` (default 32), `BENCH_SWEEP` due numbers (default 50,000),
-//! `BENCH_JOBS` carrier jobs (default 20,000). PostgreSQL: `TEST_POSTGRES_URL` (a fresh schema in
+//! `BENCH_JOBS` carrier jobs (default 20,000), `BENCH_BACKENDS` (default `sqlite,postgres`). PostgreSQL: `TEST_POSTGRES_URL` (a fresh schema in
 //! it, dropped at the end).
 //!
 //! Under `cargo test` (no `--bench` argument) it runs tiny sizes as a smoke test, so it never rots.
@@ -593,9 +593,15 @@ async fn main() {
     } else {
         Sizes { numbers: 3_000, seconds: 0.2, connections: 4, rounds: 1, sweep: 200, jobs: 300 }
     };
+    let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
     let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    run(Backend::Sqlite, "sqlite", &sqlite, sizes).await;
+    if backends.contains("sqlite") {
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        run(Backend::Sqlite, "sqlite", &sqlite, sizes).await;
+    }
+    if !backends.contains("postgres") {
+        return;
+    }
 
     // A fresh schema on the test server (TEST_POSTGRES_URL, as the test suite uses).
     let base = std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());

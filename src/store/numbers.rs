@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parsed, Bind, Db, RowLock, Sql, IN_WORKSPACE};
+use super::{column, in_list, parsed, Backend, Bind, Db, RowLock, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
@@ -268,10 +268,14 @@ pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<
         sql.push(" AND 0 <> (caps_mask & ?)", [Bind::Int(m)]);
     }
     if let Some(p) = &f.number_prefix {
-        // A range rather than `LIKE 'p%'`, which SQLite (case-insensitive LIKE) cannot answer from
-        // the (workspace_id, e164) index. The prefix is `+` and ASCII digits, so the first string
+        // The prefix is `+` and ASCII digits, so it needs no LIKE escaping, and the first string
         // past every number starting with it is the prefix with its last character incremented.
-        sql.push(" AND e164 >= ? AND e164 < ?", [Bind::Text(p.clone()), Bind::Text(prefix_end(p))]);
+        // PostgreSQL answers `LIKE 'p%'` from the `text_pattern_ops` index; SQLite's LIKE is
+        // case-insensitive and cannot use its index, but the equivalent range can.
+        match db.backend {
+            Backend::Postgres => sql.push(" AND e164 LIKE ?", text(&format!("{p}%"))),
+            Backend::Sqlite => sql.push(" AND e164 >= ? AND e164 < ?", [Bind::Text(p.clone()), Bind::Text(prefix_end(p))]),
+        };
     }
     if let Some(s) = f.subscription_status {
         sql.push(" AND sub_status = ?", text(s.as_str()));
