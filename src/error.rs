@@ -99,6 +99,8 @@ codes! {
     /// An `Idempotency-Key` already used within 24 hours for a different request.
     IdempotencyKeyReused = "idempotency_key_reused", InvalidInput;
     OrderNotFound = "order_not_found", NotFound;
+    /// The Autocalls purchase could not buy the number (taken, refused by the carrier).
+    NumberUnavailable = "number_unavailable", Refused;
     InternalError = "internal_error", Internal;
 }
 

@@ -478,3 +478,80 @@ async fn crash_drill_twilio(b: Backend) {
 async fn crash_drill_telnyx(b: Backend) {
     crash_drill(b, telnyx(stock::<FakeTelnyx>(100, 48), 1).await, 24).await;
 }
+
+both_backends!(autocalls_search_and_purchase_twilio, autocalls_purchase_settles_later_at_telnyx);
+
+async fn autocalls(app: &TestApp, ws: &Ws, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.base)).header("authorization", format!("Bearer {}", ws.key));
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap())
+}
+
+/// The Autocalls search and purchase endpoints, their answers and their error shapes.
+async fn autocalls_search_and_purchase_twilio(b: Backend) {
+    let fake = twilio(stock::<FakeTwilio>(100, 3)).await;
+    let app = app_with(b, &fake).await;
+    let ws = app.workspace(false).await;
+    let (status, found) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/search?country_code=US&contains=5550101", None).await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(
+        found,
+        json!({"data": [{"phone_number": "+14155550101", "phone_number_formatted": "+1 415-555-0101", "country_code": "US",
+            "price": null, "stripe_price_id": null, "address_requirements": null, "sms_capable": false}]})
+    );
+    for (query, status) in [("?country_code=XX", StatusCode::BAD_REQUEST), ("?contains=abc", StatusCode::BAD_REQUEST), ("?area=415", StatusCode::BAD_REQUEST)] {
+        let (got, body) = autocalls(&app, &ws, Method::GET, &format!("/api/user/phone-numbers/search{query}"), None).await;
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(body["error"].is_string(), "{query}: {body}");
+    }
+    let (_, body) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/search?country_code=XX", None).await;
+    assert!(body["error"].as_str().unwrap().contains("`country_code`"), "named as Autocalls names it: {body}");
+    fake.state.common().inject(Method::GET, "AvailablePhoneNumbers", Fault::ServerError);
+    let (status, body) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/search", None).await;
+    assert_eq!((status, body["error"].is_string()), (StatusCode::BAD_GATEWAY, true), "{body}");
+
+    let (status, bought) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{bought}");
+    assert_eq!(
+        bought,
+        json!({"message": "Phone number purchased successfully.", "data": {"id": 1, "phone_number": "+14155550100", "country_code": "US", "type": "normal", "sms_capable": true}})
+    );
+    let (_, all) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/all", None).await;
+    assert_eq!(all["data"][0]["has_active_subscription"], true, "{all}");
+    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"error": "This phone number is already in use."})));
+    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({}))).await;
+    assert_eq!((status, body), (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": "The phone number field is required."})));
+    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+1415"}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["error"].as_str().unwrap().starts_with("The phone number "), "{body}");
+    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550199"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "not for sale: the carrier refuses: {body}");
+    assert!(body["error"].as_str().unwrap().contains("refused"), "{body}");
+    let (status, body) = autocalls(&app, &ws, Method::PUT, "/api/user/phone-numbers/purchase", Some(json!({}))).await;
+    assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"error": "Phone number not found."})));
+    let (status, body) = app.raw(Method::POST, "/api/user/phone-numbers/purchase", None, Some("{}")).await;
+    assert_eq!((status, body.as_str()), (StatusCode::UNAUTHORIZED, r#"{"message":"Unauthenticated."}"#));
+    assert_eq!(buys(&fake), 2, "one purchase, one refusal");
+    fake.assert_faithful();
+}
+
+/// Telnyx settles later: 202, then the number joins the workspace in the background.
+async fn autocalls_purchase_settles_later_at_telnyx(b: Backend) {
+    let fake = telnyx(stock::<FakeTelnyx>(100, 1), 2).await;
+    let app = app_with(b, &fake).await;
+    let ws = app.workspace(false).await;
+    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["data"], json!({"phone_number": "+14155550100", "status": "pending"}));
+    let (_, list) = ws.get("./number-orders").await;
+    let o = settle(&app, &ws, list["results"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(o["status"], "completed", "{o}");
+    let (_, all) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/all", None).await;
+    assert_eq!(all["data"][0]["phone_number"], "+14155550100", "{all}");
+    fake.assert_faithful();
+}
