@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, Job, NumberPurchase, JobFailure, JobKind, JobType, Queue, Retry};
+use super::{CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry};
 use crate::error::Result;
 use crate::service::Core;
 use crate::store::jobs::{self, Outcome};

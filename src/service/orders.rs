@@ -84,7 +84,8 @@ fn digits(value: &Option<String>, name: &str, lengths: std::ops::RangeInclusive<
 
 impl SearchRequest {
     fn validate(self) -> Result<SearchQuery> {
-        let country = super::numbers::validate_country(&self.country).map_err(|_| bad_parameter("country", "must be an ISO 3166-1 alpha-2 country code, e.g. US"))?;
+        let country = super::numbers::validate_country(&self.country)
+            .map_err(|_| bad_parameter("country", "must be an ISO 3166-1 alpha-2 country code, e.g. US"))?;
         let limit = self.limit.unwrap_or(SEARCH_LIMIT_DEFAULT);
         if !(1..=SEARCH_LIMIT_MAX).contains(&limit) {
             return Err(bad_parameter("limit", &format!("must be between 1 and {SEARCH_LIMIT_MAX}")));
@@ -202,7 +203,11 @@ impl Core {
                 };
                 // Nothing to buy: the workspace already has it.
                 if numbers::live_by_e164(&mut tx, tenant.id, e164).await?.is_some() {
-                    item.settle(ItemStatus::Failed, item_error("number_already_exists", format!("{e164} is already in this workspace.")), now);
+                    item.settle(
+                        ItemStatus::Failed,
+                        item_error("number_already_exists", format!("{e164} is already in this workspace.")),
+                        now,
+                    );
                 }
                 items.push(item);
             }
@@ -398,10 +403,7 @@ impl Core {
             current.stage = ItemStage::Releasing;
             current.error = item_error(
                 "number_already_exists",
-                format!(
-                    "{} was already live in this workspace; the carrier's purchase was released again (compensation).",
-                    item.e164
-                ),
+                format!("{} was already live in this workspace; the carrier's purchase was released again (compensation).", item.e164),
             );
             current.updated_at = now;
             orders::update_item(&mut tx, &current).await?;
@@ -419,7 +421,11 @@ impl Core {
             price: order.price,
             configurations: NumberConfigurations::default(),
             nickname: order.nickname.clone(),
-            carrier: Some(CarrierHolding { account: order.carrier_account.clone(), kind: order.carrier_kind, carrier_ref: owned.carrier_ref }),
+            carrier: Some(CarrierHolding {
+                account: order.carrier_account.clone(),
+                kind: order.carrier_kind,
+                carrier_ref: owned.carrier_ref,
+            }),
         };
         // A number registered by hand meanwhile (PostgreSQL): the next attempt compensates.
         let number = insert_live(&mut tx, draft, now).await.map_err(Error::from)?;

@@ -184,9 +184,10 @@ pub async fn list(conn: &mut AnyConnection, ws: WorkspaceId, after_seq: Option<i
 
 /// The workspace an item's order belongs to, for the job that works the item.
 pub async fn item_workspace(conn: &mut AnyConnection, item: OrderItemId) -> sqlx::Result<Option<(WorkspaceId, OrderId)>> {
-    let row = sqlx::query("SELECT o.workspace_id, o.id FROM number_order_items i JOIN number_orders o ON o.id = i.order_id WHERE i.id = $1")
-        .bind(item.to_string())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row =
+        sqlx::query("SELECT o.workspace_id, o.id FROM number_order_items i JOIN number_orders o ON o.id = i.order_id WHERE i.id = $1")
+            .bind(item.to_string())
+            .fetch_optional(&mut *conn)
+            .await?;
     row.map(|r| Ok((parsed(&r, "workspace_id")?, parsed(&r, "id")?))).transpose()
 }

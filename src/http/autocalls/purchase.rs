@@ -160,7 +160,8 @@ async fn purchase_phone_number(
 ) -> Result<Response, PhoneError> {
     let Authed(tenant) = auth?;
     let phone_number = Body::from(body)?.required::<String>("phone_number")?;
-    let new = NewOrder { numbers: vec![phone_number], carrier: None, nickname: None, price: None, idempotency_key: idempotency_key(&headers)? };
+    let new =
+        NewOrder { numbers: vec![phone_number], carrier: None, nickname: None, price: None, idempotency_key: idempotency_key(&headers)? };
     let order = state.core.order_numbers(tenant, new).await.map_err(on_phone_number)?;
     let item = order.items.into_iter().next().ok_or_else(|| Error::internal("purchase", "an order without its number"))?;
     match (item.status, item.number_id) {

@@ -144,13 +144,21 @@ fn available(n: AvailableNumber, carrier: &AccountView) -> AvailableNumberView {
     params(("workspaceId" = uuid::Uuid, Path), SearchQuery),
     responses((status = 200, body = AvailableNumberList), (status = 422, description = "No such carrier account, or none is configured"),
         (status = 502, description = "The carrier account failed or timed out")))]
-async fn search_numbers(State(state): State<AppState>, _tenant: Workspace, ApiQuery(q): ApiQuery<SearchQuery>) -> Result<Json<AvailableNumberList>> {
+async fn search_numbers(
+    State(state): State<AppState>,
+    _tenant: Workspace,
+    ApiQuery(q): ApiQuery<SearchQuery>,
+) -> Result<Json<AvailableNumberList>> {
     let number_type = match q.number_type.unwrap_or(SearchNumberType::Local) {
         SearchNumberType::Local => SearchType::Local,
         SearchNumberType::Tollfree => SearchType::TollFree,
         SearchNumberType::Mobile => SearchType::Mobile,
     };
-    let request = SearchRequest { capability: q.capability.map(Into::into), limit: q.limit, ..search_request(q.country, number_type, q.area_code, q.contains) };
+    let request = SearchRequest {
+        capability: q.capability.map(Into::into),
+        limit: q.limit,
+        ..search_request(q.country, number_type, q.area_code, q.contains)
+    };
     let found = state.core.search_numbers(q.carrier.as_deref(), request).await?;
     let carrier = AccountView::new(&found.account, found.kind);
     Ok(Json(AvailableNumberList { results: found.numbers.into_iter().map(|n| available(n, &carrier)).collect() }))
@@ -240,7 +248,9 @@ pub struct OrderList {
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
     match headers.get(IDEMPOTENCY_KEY) {
         None => Ok(None),
-        Some(v) => v.to_str().map(|s| Some(s.to_owned())).map_err(|_| Error::invalid_field("Idempotency-Key", "must be visible ASCII text")),
+        Some(v) => {
+            v.to_str().map(|s| Some(s.to_owned())).map_err(|_| Error::invalid_field("Idempotency-Key", "must be visible ASCII text"))
+        }
     }
 }
 
@@ -273,7 +283,11 @@ async fn create_order(
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/number-orders", tag = "orders",
     params(("workspaceId" = uuid::Uuid, Path), PageParams),
     responses((status = 200, body = OrderList)))]
-async fn list_orders(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(q): ApiQuery<PageParams>) -> Result<Json<OrderList>> {
+async fn list_orders(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> Result<Json<OrderList>> {
     let (after, limit) = q.parse()?;
     let rows = state.core.list_orders(tenant, after, limit + 1).await?;
     let (rows, next_page_token) = page(rows, limit, |o| o.seq);

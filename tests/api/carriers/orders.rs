@@ -71,7 +71,11 @@ impl Books for FakeTelnyx {
     const BUY: &'static str = "number_orders";
     const LOCAL: &'static str = "local";
     fn account(base_url: &str) -> CarrierAccountConfig {
-        CarrierAccountConfig::Telnyx { api_key: Secret::new(fake_telnyx::API_KEY), base_url: base_url.to_owned(), max_concurrent_requests: 4 }
+        CarrierAccountConfig::Telnyx {
+            api_key: Secret::new(fake_telnyx::API_KEY),
+            base_url: base_url.to_owned(),
+            max_concurrent_requests: 4,
+        }
     }
 }
 
@@ -255,10 +259,17 @@ async fn orders_validate_and_page(b: Backend) {
         (json!({"numbers": ["+14155550100", "+1 415 555 0100"]}), "numbers.1"),
         (json!({"numbers": ["+14155550100"], "carrier": "eu"}), "carrier"),
         (json!({"numbers": ["+14155550100"], "nickname": "x".repeat(51)}), "nickname"),
-        (json!({"numbers": ["+14155550100"], "monthlyRecurringPrice": {"amount": -1, "exponent": -2, "currencyCode": "USD"}}), "monthlyRecurringPrice"),
+        (
+            json!({"numbers": ["+14155550100"], "monthlyRecurringPrice": {"amount": -1, "exponent": -2, "currencyCode": "USD"}}),
+            "monthlyRecurringPrice",
+        ),
     ] {
         let (status, e) = order(&ws, body.clone(), None).await;
-        assert_eq!((status, code(&e), e["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field)), "{body}: {e}");
+        assert_eq!(
+            (status, code(&e), e["details"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", Some(field)),
+            "{body}: {e}"
+        );
     }
     let (status, e) = order(&ws, json!({"numbers": ["+14155550100"]}), Some(&"k".repeat(256))).await;
     assert_eq!((status, e["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("Idempotency-Key")), "{e}");
@@ -274,7 +285,8 @@ async fn orders_validate_and_page(b: Backend) {
     }
     let (_, page1) = ws.get("./number-orders?limit=2").await;
     let (_, page2) = ws.get(&format!("./number-orders?limit=2&pageToken={}", page1["nextPageToken"].as_str().unwrap())).await;
-    let listed: Vec<Value> = page1["results"].as_array().unwrap().iter().chain(page2["results"].as_array().unwrap()).map(|o| o["id"].clone()).collect();
+    let listed: Vec<Value> =
+        page1["results"].as_array().unwrap().iter().chain(page2["results"].as_array().unwrap()).map(|o| o["id"].clone()).collect();
     assert_eq!(listed, ids, "oldest first, across pages");
     assert!(page2.get("nextPageToken").is_none(), "{page2}");
     let (status, e) = ws.get("./number-orders?pageToken=garbage").await;
@@ -451,7 +463,8 @@ async fn crash_drill<D: Books>(b: Backend, fake: FakeServer<D>, orders: usize) {
         assert!(rounds < 200, "orders still pending: {list}");
     }
     let (_, numbers) = ws.get("./numbers?limit=99").await;
-    let mut inventory: Vec<String> = numbers["results"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap().to_owned()).collect();
+    let mut inventory: Vec<String> =
+        numbers["results"].as_array().unwrap().iter().map(|n| n["number"].as_str().unwrap().to_owned()).collect();
     inventory.sort();
     let mut held = fake.state.held_numbers();
     held.sort();
@@ -482,7 +495,8 @@ async fn crash_drill_telnyx(b: Backend) {
 both_backends!(autocalls_search_and_purchase_twilio, autocalls_purchase_settles_later_at_telnyx);
 
 async fn autocalls(app: &TestApp, ws: &Ws, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{}{path}", app.base)).header("authorization", format!("Bearer {}", ws.key));
+    let mut req =
+        reqwest::Client::new().request(method, format!("{}{path}", app.base)).header("authorization", format!("Bearer {}", ws.key));
     if let Some(b) = body {
         req = req.json(&b);
     }
@@ -503,7 +517,9 @@ async fn autocalls_search_and_purchase_twilio(b: Backend) {
         json!({"data": [{"phone_number": "+14155550101", "phone_number_formatted": "+1 415-555-0101", "country_code": "US",
             "price": null, "stripe_price_id": null, "address_requirements": null, "sms_capable": false}]})
     );
-    for (query, status) in [("?country_code=XX", StatusCode::BAD_REQUEST), ("?contains=abc", StatusCode::BAD_REQUEST), ("?area=415", StatusCode::BAD_REQUEST)] {
+    for (query, status) in
+        [("?country_code=XX", StatusCode::BAD_REQUEST), ("?contains=abc", StatusCode::BAD_REQUEST), ("?area=415", StatusCode::BAD_REQUEST)]
+    {
         let (got, body) = autocalls(&app, &ws, Method::GET, &format!("/api/user/phone-numbers/search{query}"), None).await;
         assert_eq!(got, status, "{query}: {body}");
         assert!(body["error"].is_string(), "{query}: {body}");
@@ -514,7 +530,8 @@ async fn autocalls_search_and_purchase_twilio(b: Backend) {
     let (status, body) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/search", None).await;
     assert_eq!((status, body["error"].is_string()), (StatusCode::BAD_GATEWAY, true), "{body}");
 
-    let (status, bought) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    let (status, bought) =
+        autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
     assert_eq!(status, StatusCode::CREATED, "{bought}");
     assert_eq!(
         bought,
@@ -522,14 +539,17 @@ async fn autocalls_search_and_purchase_twilio(b: Backend) {
     );
     let (_, all) = autocalls(&app, &ws, Method::GET, "/api/user/phone-numbers/all", None).await;
     assert_eq!(all["data"][0]["has_active_subscription"], true, "{all}");
-    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    let (status, body) =
+        autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
     assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"error": "This phone number is already in use."})));
     let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({}))).await;
     assert_eq!((status, body), (StatusCode::UNPROCESSABLE_ENTITY, json!({"error": "The phone number field is required."})));
-    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+1415"}))).await;
+    let (status, body) =
+        autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+1415"}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"].as_str().unwrap().starts_with("The phone number "), "{body}");
-    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550199"}))).await;
+    let (status, body) =
+        autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550199"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "not for sale: the carrier refuses: {body}");
     assert!(body["error"].as_str().unwrap().contains("refused"), "{body}");
     let (status, body) = autocalls(&app, &ws, Method::PUT, "/api/user/phone-numbers/purchase", Some(json!({}))).await;
@@ -545,7 +565,8 @@ async fn autocalls_purchase_settles_later_at_telnyx(b: Backend) {
     let fake = telnyx(stock::<FakeTelnyx>(100, 1), 2).await;
     let app = app_with(b, &fake).await;
     let ws = app.workspace(false).await;
-    let (status, body) = autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
+    let (status, body) =
+        autocalls(&app, &ws, Method::POST, "/api/user/phone-numbers/purchase", Some(json!({"phone_number": "+14155550100"}))).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["data"], json!({"phone_number": "+14155550100", "status": "pending"}));
     let (_, list) = ws.get("./number-orders").await;
