@@ -146,8 +146,9 @@ fn on_phone_number(e: Error) -> Error {
 
 /// Buy a number at the default carrier account. A carrier that settles later (Telnyx) answers
 /// 202; the number joins the workspace once the carrier confirms.
+///
+/// Optional header `Idempotency-Key`, as for the native `number-orders`.
 #[utoipa::path(post, path = "/api/user/phone-numbers/purchase", tag = "autocalls", operation_id = "autocalls_purchase_phone_number",
-    params(("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body within 24 hours buys nothing again.")),
     request_body = PurchasePhoneNumber,
     responses((status = 201, body = PhoneNumberPurchased), (status = 202, body = PhoneNumberPurchasePending),
         (status = 400, description = "`{\"error\": \"This phone number is already in use.\"}`, or the carrier refused to sell it"),

@@ -256,9 +256,12 @@ pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>> {
 
 /// Buy numbers. Numbers the carrier confirms within the request are `purchased` (Twilio); the
 /// rest stay `pending` and settle in the background (Telnyx orders).
+///
+/// Optional header `Idempotency-Key` (1–255 visible ASCII characters): the same key with the same
+/// body within 24 hours returns the same order and buys nothing again; with another body, 422
+/// `idempotency_key_reused`.
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/number-orders", tag = "orders",
-    params(("workspaceId" = uuid::Uuid, Path),
-        ("Idempotency-Key" = Option<String>, Header, description = "The same key with the same body within 24 hours returns the same order and buys nothing again; with another body, 422 `idempotency_key_reused`.")),
+    params(("workspaceId" = uuid::Uuid, Path)),
     request_body = CreateOrder,
     responses((status = 201, body = OrderView),
         (status = 422, description = "Invalid field, unknown carrier account, or an Idempotency-Key reused for another request")))]
