@@ -96,6 +96,11 @@ codes! {
     CarrierUnavailable = "carrier_unavailable", CarrierFailure;
     /// Adopting a number the carrier account does not hold.
     NumberNotAtCarrier = "number_not_at_carrier", InvalidInput;
+    /// An `Idempotency-Key` already used within 24 hours for a different request.
+    IdempotencyKeyReused = "idempotency_key_reused", InvalidInput;
+    OrderNotFound = "order_not_found", NotFound;
+    /// The Autocalls purchase could not buy the number (taken, refused by the carrier).
+    NumberUnavailable = "number_unavailable", Refused;
     InternalError = "internal_error", Internal;
 }
 

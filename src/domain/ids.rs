@@ -63,3 +63,11 @@ uuid_id!(AccessKeyId);
 uuid_id!(AssistantId);
 uuid_id!(CampaignId);
 uuid_id!(CallId);
+uuid_id!(
+    /// A number order: the numbers a request asked to buy at a carrier account.
+    OrderId
+);
+uuid_id!(
+    /// One number of an order; Telnyx keeps it as the carrier order's `customer_reference`.
+    OrderItemId
+);

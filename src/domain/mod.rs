@@ -32,6 +32,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod money;
 pub mod number;
+pub mod order;
 pub mod period;
 pub mod phone;
 pub mod record;

@@ -50,6 +50,11 @@ impl E164 {
         &self.e164
     }
 
+    /// The number as people write it internationally: `+1 415-555-0100`.
+    pub fn international(&self) -> String {
+        self.parsed.format().mode(Mode::International).to_string()
+    }
+
     /// The ISO 3166-1 alpha-2 country the number belongs to, where the plan says.
     pub fn country(&self) -> Option<String> {
         self.parsed.country().id().map(|id| format!("{id:?}"))

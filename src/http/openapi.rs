@@ -25,6 +25,7 @@ mod errors;
     security(("accessKey" = []), ("bearer" = [])),
     tags(
         (name = "numbers", description = "A workspace's number inventory and its release."),
+        (name = "orders", description = "Searching carrier accounts for numbers and buying them."),
         (name = "subscriptions", description = "Endpoint subscriptions: a number's `main` subscription."),
         (name = "resources", description = "Assistants, campaigns and calls that use numbers."),
         (name = "test-clock", description = "Moving a test-mode workspace through time."),

@@ -5,6 +5,7 @@
 //! [`JobType`] in its own file, and one arm in `runner::Core::run_job`.
 
 pub mod carrier_release;
+pub mod number_purchase;
 pub mod runner;
 
 use std::borrow::Cow;
@@ -22,6 +23,7 @@ use crate::service::Core;
 use crate::store::jobs::{self, NewJob};
 
 pub use carrier_release::CarrierRelease;
+pub use number_purchase::NumberPurchase;
 
 crate::domain::text_enum!(
     /// A queue and the task that works it.
@@ -33,12 +35,12 @@ crate::domain::text_enum!(
     }
 );
 
-crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release" });
+crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release", NumberPurchase = "number_purchase" });
 
 impl JobKind {
     pub fn queue(self) -> Queue {
         match self {
-            JobKind::CarrierRelease => Queue::Carrier,
+            JobKind::CarrierRelease | JobKind::NumberPurchase => Queue::Carrier,
         }
     }
 }
@@ -126,6 +128,20 @@ impl JobFailure {
 impl From<String> for JobFailure {
     fn from(message: String) -> Self {
         JobFailure::new(message, Retry::Backoff)
+    }
+}
+
+/// A failure of numberd's own (the database): retried on the kind's schedule.
+impl From<crate::error::Error> for JobFailure {
+    fn from(e: crate::error::Error) -> Self {
+        JobFailure::new(e.to_string(), Retry::Backoff)
+    }
+}
+
+impl From<sqlx::Error> for JobFailure {
+    #[track_caller]
+    fn from(e: sqlx::Error) -> Self {
+        crate::error::Error::from(e).into()
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, Job, JobFailure, JobKind, JobType, Queue, Retry};
+use super::{CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry};
 use crate::error::Result;
 use crate::service::Core;
 use crate::store::jobs::{self, Outcome};
@@ -38,6 +38,7 @@ impl Core {
     async fn run_job(&self, job: &Job) -> Result<()> {
         match job.kind {
             JobKind::CarrierRelease => self.run_as::<CarrierRelease>(job).await,
+            JobKind::NumberPurchase => self.run_as::<NumberPurchase>(job).await,
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod lifecycle;
 pub mod lookups;
 pub mod numbers;
+pub mod orders;
 pub mod resources;
 
 use std::sync::Arc;

@@ -1,8 +1,11 @@
 //! Registering, reading, listing and editing numbers.
 
+use chrono::{DateTime, Utc};
+use sqlx::AnyConnection;
+
 use super::{carrier_unavailable, Core, Tenant};
 use crate::carrier::within;
-use crate::domain::ids::{NumberId, SubscriptionId};
+use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
 use crate::domain::period::period;
@@ -46,12 +49,67 @@ pub fn validate_nickname(nickname: Option<String>) -> Result<Option<String>> {
     }
 }
 
-fn validate_country(country: &str) -> Result<String> {
+pub(crate) fn validate_country(country: &str) -> Result<String> {
     let upper = country.to_ascii_uppercase();
     if upper.len() != 2 || upper.parse::<phonenumber::country::Id>().is_err() {
         return Err(Error::invalid_field("country", "must be an ISO 3166-1 alpha-2 country code, e.g. US"));
     }
     Ok(upper)
+}
+
+/// A number about to enter the inventory, before it has ids and dates.
+pub(crate) struct Draft {
+    pub workspace_id: WorkspaceId,
+    pub e164: String,
+    pub kind: NumberKind,
+    pub number_type: NumberType,
+    pub country: String,
+    pub capabilities: Capabilities,
+    pub price: Option<Money>,
+    pub configurations: NumberConfigurations,
+    pub nickname: Option<String>,
+    pub carrier: Option<CarrierHolding>,
+}
+
+/// Inserts a live number as of `now` (the workspace's clock); a dedicated one gets its `main`
+/// subscription anchored at `now` and its first period recorded. A unique violation means the
+/// workspace already has the number live.
+pub(crate) async fn insert_live(conn: &mut AnyConnection, d: Draft, now: DateTime<Utc>) -> sqlx::Result<NumberRecord> {
+    let subscription = (d.kind == NumberKind::Dedicated).then(|| SubscriptionRecord {
+        id: SubscriptionId::new(),
+        status: crate::domain::number::SubscriptionStatus::Active,
+        anchor: now,
+        period_index: 0,
+        subscribed_at: now,
+        updated_at: now,
+        cancelled_at: None,
+    });
+    let rec = NumberRecord {
+        seq: 0,
+        id: NumberId::new(),
+        workspace_id: d.workspace_id,
+        e164: d.e164,
+        kind: d.kind,
+        number_type: d.number_type,
+        country: d.country,
+        capabilities: d.capabilities,
+        price: d.price,
+        configurations: d.configurations,
+        nickname: d.nickname,
+        status: NumberStatus::Active,
+        subscription,
+        activated_at: Some(now),
+        deactivated_at: None,
+        deleted_at: None,
+        created_at: now,
+        updated_at: now,
+        carrier: d.carrier,
+    };
+    let rec = numbers::insert(conn, &rec).await?;
+    if rec.subscription.is_some() {
+        numbers::insert_period(conn, &rec, period(now, 0), now).await?;
+    }
+    Ok(rec)
 }
 
 impl Core {
@@ -100,18 +158,7 @@ impl Core {
 
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
-        let subscription = (new.kind == NumberKind::Dedicated).then(|| SubscriptionRecord {
-            id: SubscriptionId::new(),
-            status: crate::domain::number::SubscriptionStatus::Active,
-            anchor: now,
-            period_index: 0,
-            subscribed_at: now,
-            updated_at: now,
-            cancelled_at: None,
-        });
-        let rec = NumberRecord {
-            seq: 0,
-            id: NumberId::new(),
+        let draft = Draft {
             workspace_id: tenant.id,
             e164: e164.to_string(),
             kind: new.kind,
@@ -121,26 +168,16 @@ impl Core {
             price: new.price,
             configurations: new.configurations,
             nickname,
-            status: NumberStatus::Active,
-            subscription,
-            activated_at: Some(now),
-            deactivated_at: None,
-            deleted_at: None,
-            created_at: now,
-            updated_at: now,
             carrier,
         };
-        let rec = match numbers::insert(&mut tx, &rec).await {
+        let rec = match insert_live(&mut tx, draft, now).await {
             Ok(r) => r,
             Err(e) if is_unique_violation(&e) => {
-                return Err(Error::new(Code::NumberAlreadyExists, format!("{} is already in this workspace.", rec.e164))
-                    .with_details(serde_json::json!({ "field": "number", "number": rec.e164 })));
+                return Err(Error::new(Code::NumberAlreadyExists, format!("{e164} is already in this workspace."))
+                    .with_details(serde_json::json!({ "field": "number", "number": e164.to_string() })));
             }
             Err(e) => return Err(e.into()),
         };
-        if rec.subscription.is_some() {
-            numbers::insert_period(&mut tx, &rec, period(now, 0), now).await?;
-        }
         tx.commit().await?;
         Ok(rec)
     }

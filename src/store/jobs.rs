@@ -164,3 +164,21 @@ pub async fn requeue(db: &Db, id: i64, now: DateTime<Utc>) -> sqlx::Result<bool>
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// After a job's first attempt ran inline (in the request that queued it): moves the pending job
+/// keyed `key` to `run_at`, or marks it done when there is nothing left for it (`None`). A job a
+/// worker holds under a live lease is left to that worker.
+pub async fn after_inline_attempt(db: &Db, key: &str, run_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    let status = if run_at.is_some() { JobStatus::Pending } else { JobStatus::Done };
+    sqlx::query(
+        "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), updated_at = $3 \
+         WHERE dedupe_key = $4 AND status = 'pending' AND (locked_until IS NULL OR locked_until <= $3)",
+    )
+    .bind(status.as_str())
+    .bind(run_at.map(to_micros))
+    .bind(to_micros(now))
+    .bind(key)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 
 pub mod jobs;
 pub mod numbers;
+pub mod orders;
 pub mod resources;
 mod seq;
 pub mod workspaces;

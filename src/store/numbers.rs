@@ -34,7 +34,7 @@ fn ts(row: &AnyRow, col: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
 }
 
 /// A price stored as three nullable columns (all set or none).
-fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
+pub(crate) fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
     match (
         row.try_get::<Option<i64>, _>("price_amount")?,
         row.try_get::<Option<i64>, _>("price_exponent")?,
@@ -362,6 +362,18 @@ pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limi
 
 fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
     Ok((parsed(r, "workspace_id")?, parsed(r, "id")?))
+}
+
+/// The workspace's live (active) number with this E.164, if any: the one a new number would
+/// collide with on `numbers_live_e164`.
+pub async fn live_by_e164(conn: &mut AnyConnection, ws: WorkspaceId, e164: &str) -> sqlx::Result<Option<NumberRecord>> {
+    sqlx::query(&format!("SELECT {COLUMNS} FROM numbers WHERE workspace_id = $1 AND e164 = $2 AND status = 'active'"))
+        .bind(ws.to_string())
+        .bind(e164)
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| from_row(&r))
+        .transpose()
 }
 
 #[cfg(test)]

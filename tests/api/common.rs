@@ -220,6 +220,11 @@ impl Ws {
         }
     }
 
+    /// The service's base URL.
+    pub fn base(&self) -> &str {
+        &self.app
+    }
+
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let mut req = self.http.request(method, self.url(path)).header("authorization", format!("AccessKey {}", self.key));
         if let Some(b) = body {

@@ -71,3 +71,10 @@ pub struct UpdatePhoneNumber {
     #[schema(max_length = 50)]
     pub nickname: Option<String>,
 }
+
+#[derive(Deserialize, ToSchema)]
+#[schema(as = autocalls::PurchasePhoneNumber)]
+pub struct PurchasePhoneNumber {
+    /// E.164, e.g. `+14155551234`: a number the search returned.
+    pub phone_number: String,
+}

@@ -9,6 +9,7 @@ mod campaigns;
 mod input;
 mod paginator;
 mod phone_numbers;
+mod purchase;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

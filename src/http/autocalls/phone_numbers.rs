@@ -28,6 +28,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
         // `all` is no id, yet a PUT or DELETE on it must get this dialect's 404, not a 405.
         .route("/api/user/phone-numbers/all", put(update_phone_number).delete(release_phone_number))
         .routes(routes!(assignable_numbers))
+        .merge(super::purchase::routes())
+        // Like `all`: no id, yet a PUT or DELETE on them gets this dialect's 404.
+        .route("/api/user/phone-numbers/search", put(update_phone_number).delete(release_phone_number))
+        .route("/api/user/phone-numbers/purchase", put(update_phone_number).delete(release_phone_number))
 }
 
 /// How Autocalls names each kind: `type`, the label of `phone-numbers/all`, and the label of

@@ -1,6 +1,7 @@
 //! The native API, shaped like Bird's: `/workspaces/{workspaceId}/...`.
 
 pub mod numbers;
+pub mod orders;
 pub mod paging;
 pub mod resources;
 pub mod subscriptions;
@@ -14,6 +15,7 @@ use super::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     super::openapi::base()
         .merge(numbers::routes())
+        .merge(orders::routes())
         .merge(subscriptions::routes())
         .merge(resources::routes())
         .merge(test_clock::routes())

@@ -5,6 +5,7 @@ mod contract;
 mod fake_telnyx;
 mod fake_twilio;
 mod held;
+mod orders;
 mod telnyx;
 mod twilio;
 
