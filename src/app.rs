@@ -82,6 +82,8 @@ pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Car
         carrier_timeout: config.carrier_timeout(),
         outbox: config.outbox.clone(),
         batch: config.worker.batch,
+        carrier_concurrency: config.worker.carrier_concurrency,
+        caller_ids: config.caller_ids.clone(),
     }))
 }
 

@@ -63,3 +63,7 @@ uuid_id!(AccessKeyId);
 uuid_id!(AssistantId);
 uuid_id!(CampaignId);
 uuid_id!(CallId);
+uuid_id!(
+    /// A caller-ID verification (not the number it becomes once verified).
+    CallerIdId
+);

@@ -4,6 +4,7 @@
 //! Adding a kind: a variant in [`JobKind`] (with its queue), a payload type implementing
 //! [`JobType`] in its own file, and one arm in `runner::Core::run_job`.
 
+pub mod caller_id_check;
 pub mod carrier_release;
 pub mod runner;
 
@@ -21,6 +22,7 @@ use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::service::Core;
 use crate::store::jobs::{self, NewJob};
 
+pub use caller_id_check::CallerIdCheck;
 pub use carrier_release::CarrierRelease;
 
 crate::domain::text_enum!(
@@ -33,12 +35,12 @@ crate::domain::text_enum!(
     }
 );
 
-crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release" });
+crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release", CallerIdCheck = "caller_id_check" });
 
 impl JobKind {
     pub fn queue(self) -> Queue {
         match self {
-            JobKind::CarrierRelease => Queue::Carrier,
+            JobKind::CarrierRelease | JobKind::CallerIdCheck => Queue::Carrier,
         }
     }
 }
@@ -115,6 +117,9 @@ pub enum Retry {
     After(std::time::Duration),
     /// Retrying cannot help (rejected credentials, a number locked at the carrier): park it now.
     Never,
+    /// Nothing failed: the work waits on the outside world (a caller ID's owner). Look again after
+    /// the delay; not counted, logged quietly.
+    Poll(std::time::Duration),
 }
 
 impl JobFailure {

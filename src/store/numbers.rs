@@ -348,3 +348,14 @@ pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limi
 fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
     Ok((parsed(r, "workspace_id")?, parsed(r, "id")?))
 }
+
+/// The live (active) number holding `e164` in the workspace, if any: at most one, by the
+/// `numbers_live_e164` index.
+pub async fn live_with_e164(conn: &mut AnyConnection, ws: WorkspaceId, e164: &str) -> sqlx::Result<Option<NumberId>> {
+    let id: Option<String> = sqlx::query_scalar("SELECT id FROM numbers WHERE workspace_id = $1 AND e164 = $2 AND status = 'active'")
+        .bind(ws.to_string())
+        .bind(e164)
+        .fetch_optional(&mut *conn)
+        .await?;
+    id.map(|s| super::parse_text("numbers.id", &s)).transpose()
+}

@@ -12,6 +12,7 @@ pub(crate) enum Counter {
     Assistant,
     Campaign,
     Call,
+    CallerId,
 }
 
 impl Counter {
@@ -21,6 +22,7 @@ impl Counter {
             Counter::Assistant => "assistant_seq",
             Counter::Campaign => "campaign_seq",
             Counter::Call => "call_seq",
+            Counter::CallerId => "caller_id_seq",
         }
     }
 }

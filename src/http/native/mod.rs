@@ -1,5 +1,6 @@
 //! The native API, shaped like Bird's: `/workspaces/{workspaceId}/...`.
 
+pub mod caller_ids;
 pub mod numbers;
 pub mod paging;
 pub mod resources;
@@ -14,6 +15,7 @@ use super::AppState;
 pub fn routes() -> OpenApiRouter<AppState> {
     super::openapi::base()
         .merge(numbers::routes())
+        .merge(caller_ids::routes())
         .merge(subscriptions::routes())
         .merge(resources::routes())
         .merge(test_clock::routes())
