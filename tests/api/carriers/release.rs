@@ -1,0 +1,1 @@
+//! Releases at the carrier.
