@@ -90,8 +90,9 @@ impl Core {
                 self.refuse_taken(&mut tx, tenant.id, &e164).await?;
             }
         }
-        let started =
-            within(self.carrier_timeout, account.start_verification(&e164, nickname.as_deref())).await.map_err(|e| carrier_unavailable(&name, e))?;
+        let started = within(self.carrier_timeout, account.start_verification(&e164, nickname.as_deref()))
+            .await
+            .map_err(|e| carrier_unavailable(&name, e))?;
 
         let mut tx = self.db.begin_write().await?;
         self.refuse_taken(&mut tx, tenant.id, &e164).await?;
@@ -148,18 +149,21 @@ impl Core {
             VerificationState::Pending => {}
             VerificationState::Verified => return Ok(rec),
             other => {
-                return Err(Error::new(
-                    Code::VerificationNotPending,
-                    format!("This verification is {}; start a new one.", other.as_str()),
-                )
-                .with_details(serde_json::json!({ "status": other.as_str() })))
+                return Err(Error::new(Code::VerificationNotPending, format!("This verification is {}; start a new one.", other.as_str()))
+                    .with_details(serde_json::json!({ "status": other.as_str() })))
             }
         }
-        let account = self.accounts.get(&rec.account).cloned().ok_or_else(|| {
-            carrier_unavailable(&rec.account, CarrierError::Failed("the carrier account is no longer configured".into()))
-        })?;
+        let account =
+            self.accounts.get(&rec.account).cloned().ok_or_else(|| {
+                carrier_unavailable(&rec.account, CarrierError::Failed("the carrier account is no longer configured".into()))
+            })?;
         let answer = within(self.carrier_timeout, account.submit_code(&rec.e164, code)).await.map_err(|e| match e {
-            CarrierError::Unsupported(why) => Error::new(Code::VerificationByCall, format!("{why}: this carrier calls the number and the owner types the validationCode in; numberd sees the result by itself.")),
+            CarrierError::Unsupported(why) => Error::new(
+                Code::VerificationByCall,
+                format!(
+                    "{why}: this carrier calls the number and the owner types the validationCode in; numberd sees the result by itself."
+                ),
+            ),
             CarrierError::Rejected { message, .. } => {
                 Error::new(Code::InvalidVerificationCode, format!("The carrier did not accept the code: {message}"))
                     .with_details(serde_json::json!({ "field": "code" }))

@@ -39,26 +39,24 @@ fn from_row(row: &AnyRow) -> sqlx::Result<CallerIdRecord> {
 /// when one is already pending for the number in the workspace.
 pub async fn insert(conn: &mut AnyConnection, c: &CallerIdRecord) -> sqlx::Result<CallerIdRecord> {
     let seq = seq::next(conn, c.workspace_id, Counter::CallerId).await?;
-    sqlx::query(&format!(
-        "INSERT INTO caller_ids ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
-    ))
-    .bind(seq)
-    .bind(c.id.to_string())
-    .bind(c.workspace_id.to_string())
-    .bind(&c.e164)
-    .bind(c.nickname.as_deref())
-    .bind(&c.account)
-    .bind(c.kind.as_str())
-    .bind(c.status.as_str())
-    .bind(c.validation_code.as_deref())
-    .bind(to_micros(c.expires_at))
-    .bind(c.number_id.map(|n| n.to_string()))
-    .bind(c.carrier_ref.as_deref())
-    .bind(c.failure.as_deref())
-    .bind(to_micros(c.created_at))
-    .bind(to_micros(c.updated_at))
-    .execute(&mut *conn)
-    .await?;
+    sqlx::query(&format!("INSERT INTO caller_ids ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"))
+        .bind(seq)
+        .bind(c.id.to_string())
+        .bind(c.workspace_id.to_string())
+        .bind(&c.e164)
+        .bind(c.nickname.as_deref())
+        .bind(&c.account)
+        .bind(c.kind.as_str())
+        .bind(c.status.as_str())
+        .bind(c.validation_code.as_deref())
+        .bind(to_micros(c.expires_at))
+        .bind(c.number_id.map(|n| n.to_string()))
+        .bind(c.carrier_ref.as_deref())
+        .bind(c.failure.as_deref())
+        .bind(to_micros(c.created_at))
+        .bind(to_micros(c.updated_at))
+        .execute(&mut *conn)
+        .await?;
     Ok(CallerIdRecord { seq, ..c.clone() })
 }
 

@@ -20,10 +20,7 @@ use crate::http::AppState;
 use crate::service::caller_ids::NewCallerId;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(start_caller_id, list_caller_ids))
-        .routes(routes!(get_caller_id))
-        .routes(routes!(verify_caller_id))
+    OpenApiRouter::new().routes(routes!(start_caller_id, list_caller_ids)).routes(routes!(get_caller_id)).routes(routes!(verify_caller_id))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -256,7 +256,9 @@ impl AnyFake {
     /// A fake of `kind` (`twilio` or `telnyx`) selling `for_sale` (US local numbers).
     pub async fn spawn(kind: &str, for_sale: &[&'static str]) -> AnyFake {
         match kind {
-            "twilio" => AnyFake::Twilio(fake_twilio::FakeTwilio::spawn(for_sale.iter().map(|e| ForSale::us(e, "Local", true)).collect()).await),
+            "twilio" => {
+                AnyFake::Twilio(fake_twilio::FakeTwilio::spawn(for_sale.iter().map(|e| ForSale::us(e, "Local", true)).collect()).await)
+            }
             _ => AnyFake::Telnyx(fake_telnyx::FakeTelnyx::spawn(for_sale.iter().map(|e| ForSale::us(e, "local", true)).collect(), 0).await),
         }
     }
