@@ -83,6 +83,8 @@ pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Car
         outbox: config.outbox.clone(),
         batch: config.worker.batch,
         keys: KeyCache::new(Duration::from_millis(config.auth.key_cache_ms)),
+        carrier_concurrency: config.worker.carrier_concurrency,
+        caller_ids: config.caller_ids.clone(),
     }))
 }
 

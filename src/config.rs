@@ -33,6 +33,7 @@ pub struct Config {
     pub worker: WorkerConfig,
     pub carrier: CarrierConfig,
     pub outbox: OutboxConfig,
+    pub caller_ids: CallerIdConfig,
     /// The carrier account numbers are bought from when a request names none.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_carrier: Option<String>,
@@ -159,6 +160,9 @@ pub struct WorkerConfig {
     pub interval_ms: u64,
     /// Numbers settled per database round.
     pub batch: i64,
+    /// Carrier jobs one node runs at once (bulk releases); each account's
+    /// `max_concurrent_requests` still caps what reaches the carrier.
+    pub carrier_concurrency: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -188,6 +192,24 @@ pub struct OutboxConfig {
     pub lease_ms: u64,
 }
 
+/// Caller-ID verifications: how long one may take, and how often the carrier is asked meanwhile.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallerIdConfig {
+    /// A verification not confirmed within this (real time) is `expired`.
+    pub expiry_ms: u64,
+    /// Pause between checks at the carrier while a verification is pending.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for CallerIdConfig {
+    fn default() -> Self {
+        // Twilio's verification call is placed at once and Telnyx's code lives about ten minutes;
+        // fifteen minutes covers either, and a check every 10 s costs 90 carrier requests at most.
+        CallerIdConfig { expiry_ms: 15 * 60 * 1000, poll_interval_ms: 10_000 }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -203,6 +225,7 @@ impl Default for Config {
             worker: WorkerConfig::default(),
             carrier: CarrierConfig::default(),
             outbox: OutboxConfig::default(),
+            caller_ids: CallerIdConfig::default(),
             default_carrier: None,
             carriers: BTreeMap::new(),
         }
@@ -223,7 +246,7 @@ impl Default for HttpConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 100 }
+        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 100, carrier_concurrency: 8 }
     }
 }
 
@@ -266,6 +289,9 @@ impl Config {
             (self.database.acquire_timeout_ms == 0, "database.acquire_timeout_ms must be at least 1"),
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
             (self.worker.batch < 1, "worker.batch must be at least 1"),
+            (self.worker.carrier_concurrency == 0, "worker.carrier_concurrency must be at least 1"),
+            (self.caller_ids.expiry_ms == 0, "caller_ids.expiry_ms must be at least 1"),
+            (self.caller_ids.poll_interval_ms == 0, "caller_ids.poll_interval_ms must be at least 1"),
             (self.carrier.timeout_ms == 0, "carrier.timeout_ms must be at least 1"),
             (self.outbox.max_attempts < 1, "outbox.max_attempts must be at least 1"),
             (self.outbox.backoff_base_ms == 0, "outbox.backoff_base_ms must be at least 1"),

@@ -83,13 +83,20 @@ codes! {
     SubscriptionNotFound = "subscription_not_found", NotFound;
     AssistantNotFound = "assistant_not_found", NotFound;
     CampaignNotFound = "campaign_not_found", NotFound;
+    CallerIdNotFound = "caller_id_not_found", NotFound;
     NumberAlreadyExists = "number_already_exists", Conflict;
     NumberAlreadyAssigned = "number_already_assigned", Conflict;
     NumberAlreadyReleased = "number_already_released", Conflict;
     SubscriptionAlreadyEnded = "subscription_already_ended", Conflict;
     WorkspaceNotInTestMode = "workspace_not_in_test_mode", Conflict;
+    /// A caller-ID verification of the same number is already under way in the workspace.
+    VerificationAlreadyPending = "verification_already_pending", Conflict;
+    /// A code for a verification that has expired or failed.
+    VerificationNotPending = "verification_not_pending", Conflict;
     ReleaseAlreadyScheduled = "release_already_scheduled", Refused;
     NumberHasNoSubscription = "number_has_no_subscription", Refused;
+    /// The carrier verifies by phone call (Twilio): the owner types the code in on the call.
+    VerificationByCall = "verification_by_call", Refused;
     DatabaseUnavailable = "database_unavailable", Unavailable;
     CarrierReleaseFailed = "carrier_release_failed", CarrierFailure;
     /// The carrier failed or timed out inside a request; nothing changed.
@@ -101,6 +108,8 @@ codes! {
     OrderNotFound = "order_not_found", NotFound;
     /// The Autocalls purchase could not buy the number (taken, refused by the carrier).
     NumberUnavailable = "number_unavailable", Refused;
+    /// The carrier did not accept the verification code.
+    InvalidVerificationCode = "invalid_verification_code", InvalidInput;
     InternalError = "internal_error", Internal;
 }
 

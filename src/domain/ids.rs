@@ -71,3 +71,7 @@ uuid_id!(
     /// One number of an order; Telnyx keeps it as the carrier order's `customer_reference`.
     OrderItemId
 );
+uuid_id!(
+    /// A caller-ID verification (not the number it becomes once verified).
+    CallerIdId
+);

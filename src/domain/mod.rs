@@ -27,6 +27,7 @@ macro_rules! text_enum {
 }
 pub(crate) use text_enum;
 
+pub mod caller_id;
 pub mod clock;
 pub mod ids;
 pub mod lifecycle;

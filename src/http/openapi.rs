@@ -27,6 +27,7 @@ mod errors;
         (name = "numbers", description = "A workspace's number inventory and its release."),
         (name = "orders", description = "Searching carrier accounts for numbers and buying them."),
         (name = "subscriptions", description = "Endpoint subscriptions: a number's `main` subscription."),
+        (name = "caller-ids", description = "Verifying caller IDs at a carrier account; verified, they join the inventory."),
         (name = "resources", description = "Assistants, campaigns and calls that use numbers."),
         (name = "test-clock", description = "Moving a test-mode workspace through time."),
         (name = "autocalls", description = "The Autocalls-compatible dialect under `/api/user` (see docs/autocalls.md).")

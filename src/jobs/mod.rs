@@ -4,6 +4,7 @@
 //! Adding a kind: a variant in [`JobKind`] (with its queue), a payload type implementing
 //! [`JobType`] in its own file, and one arm in `runner::Core::run_job`.
 
+pub mod caller_id_check;
 pub mod carrier_release;
 pub mod number_purchase;
 pub mod runner;
@@ -22,6 +23,7 @@ use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::service::Core;
 use crate::store::jobs::{self, NewJob};
 
+pub use caller_id_check::CallerIdCheck;
 pub use carrier_release::CarrierRelease;
 pub use number_purchase::NumberPurchase;
 
@@ -35,12 +37,16 @@ crate::domain::text_enum!(
     }
 );
 
-crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release", NumberPurchase = "number_purchase" });
+crate::domain::text_enum!(JobKind {
+    CarrierRelease = "carrier_release",
+    NumberPurchase = "number_purchase",
+    CallerIdCheck = "caller_id_check",
+});
 
 impl JobKind {
     pub fn queue(self) -> Queue {
         match self {
-            JobKind::CarrierRelease | JobKind::NumberPurchase => Queue::Carrier,
+            JobKind::CarrierRelease | JobKind::NumberPurchase | JobKind::CallerIdCheck => Queue::Carrier,
         }
     }
 }
@@ -117,6 +123,9 @@ pub enum Retry {
     After(std::time::Duration),
     /// Retrying cannot help (rejected credentials, a number locked at the carrier): park it now.
     Never,
+    /// Nothing failed: the work waits on the outside world (a caller ID's owner). Look again after
+    /// the delay; not counted, logged quietly.
+    Poll(std::time::Duration),
 }
 
 impl JobFailure {

@@ -35,7 +35,7 @@ impl JobType for NumberPurchase {
         match core.advance_item(self).await? {
             Attempt::Settled => Ok(()),
             // Not a failure: the carrier settles the order later. Looking again is not counted.
-            Attempt::Waiting(delay) => Err(JobFailure::new("the carrier's order is still pending", Retry::After(delay))),
+            Attempt::Waiting(delay) => Err(JobFailure::new("the carrier's order is still pending", Retry::Poll(delay))),
         }
     }
 }

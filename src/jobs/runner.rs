@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry};
+use super::{CallerIdCheck, CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry};
 use crate::error::Result;
 use crate::service::Core;
 use crate::store::jobs::{self, Outcome};
@@ -23,8 +23,20 @@ impl Core {
         Ok(settled + self.run_jobs(queue, stopping).await?)
     }
 
-    /// Runs every job of `queue` that is due now. Returns how many reached a final or retry state.
+    /// Runs every job of `queue` that is due now: the carrier queue `carrier_concurrency` at a time
+    /// (each account's request limit still applies), the rest one by one. Returns how many reached
+    /// a final or retry state.
     pub async fn run_jobs(&self, queue: Queue, stopping: &(dyn Fn() -> bool + Sync)) -> Result<usize> {
+        let lanes = match queue {
+            Queue::Carrier => self.carrier_concurrency.max(1),
+            Queue::Billing => 1,
+        };
+        let handled = futures::future::join_all((0..lanes).map(|_| self.run_lane(queue, stopping))).await;
+        handled.into_iter().sum()
+    }
+
+    /// Claims and runs due jobs of `queue` one after another until none is left.
+    async fn run_lane(&self, queue: Queue, stopping: &(dyn Fn() -> bool + Sync)) -> Result<usize> {
         let lease = Duration::milliseconds(self.outbox.lease_ms as i64);
         let mut handled = 0;
         while !stopping() {
@@ -39,6 +51,7 @@ impl Core {
         match job.kind {
             JobKind::CarrierRelease => self.run_as::<CarrierRelease>(job).await,
             JobKind::NumberPurchase => self.run_as::<NumberPurchase>(job).await,
+            JobKind::CallerIdCheck => self.run_as::<CallerIdCheck>(job).await,
         }
     }
 
@@ -56,7 +69,7 @@ impl Core {
             Some(f) => {
                 let error = f.message.as_ref();
                 match (f.retry, &payload) {
-                    (Retry::After(delay), _) => {
+                    (Retry::After(delay) | Retry::Poll(delay), _) => {
                         let at = now + Duration::from_std(delay).unwrap_or(Duration::MAX);
                         Outcome::Retry { at, error, counted: false }
                     }
@@ -70,6 +83,9 @@ impl Core {
         };
         match outcome {
             Outcome::Done => tracing::info!(job = job.id, kind, "job done"),
+            Outcome::Retry { at, error, .. } if matches!(failure.as_ref().map(|f| f.retry), Some(Retry::Poll(_))) => {
+                tracing::debug!(job = job.id, kind, error, next_check = %at, "job waiting; will look again")
+            }
             Outcome::Retry { at, error, .. } => {
                 tracing::warn!(job = job.id, kind, attempts, error, retry_at = %at, "job failed; will retry")
             }

@@ -1,6 +1,7 @@
 //! The core operations, shared by every API dialect and the worker: each is one transaction that
 //! loads state under a lock, asks the domain what to do, and writes the answer.
 
+pub mod caller_ids;
 pub mod lifecycle;
 pub mod lookups;
 pub mod numbers;
@@ -14,7 +15,7 @@ use sqlx::AnyConnection;
 
 use crate::carrier::account::{Accounts, CarrierAccount, NoAccount};
 use crate::carrier::Carrier;
-use crate::config::OutboxConfig;
+use crate::config::{CallerIdConfig, OutboxConfig};
 use crate::domain::clock::Clock;
 use crate::domain::ids::{AccessKeyId, WorkspaceId};
 use crate::error::{Code, Error, Result};
@@ -45,6 +46,10 @@ pub struct Core {
     /// Numbers settled per database round (`worker.batch`).
     pub batch: i64,
     pub keys: KeyCache,
+    /// Carrier jobs run at once (`worker.carrier_concurrency`).
+    pub carrier_concurrency: usize,
+    /// Caller-ID verification window and polling (`caller_ids.*`).
+    pub caller_ids: CallerIdConfig,
 }
 
 /// Access keys this node checked recently, by the key's hash, each trusted for `ttl`: most

@@ -211,6 +211,21 @@ impl Core {
         Ok(NumberWithRelease { number: rec, carrier_release })
     }
 
+    /// A page of numbers with their carrier releases, loaded in one query for the whole page, so a
+    /// list shows each number as `GET` does.
+    pub async fn with_releases(&self, recs: Vec<NumberRecord>) -> Result<Vec<NumberWithRelease>> {
+        let released: Vec<NumberId> =
+            recs.iter().filter(|r| r.kind == NumberKind::Dedicated && r.status == NumberStatus::Inactive).map(|r| r.id).collect();
+        let mut jobs = jobs::latest_for_numbers(&self.db, JobKind::CarrierRelease, &released).await?;
+        Ok(recs
+            .into_iter()
+            .map(|number| {
+                let at = jobs.iter().position(|j| j.number_id == Some(number.id));
+                NumberWithRelease { carrier_release: at.map(|at| jobs.swap_remove(at)), number }
+            })
+            .collect())
+    }
+
     pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<NumberRecord>> {
         // Usually one indexed query that finds nothing due.
         self.sweep(Some(tenant.id), self.batch).await?;

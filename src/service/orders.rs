@@ -248,7 +248,7 @@ impl Core {
                 Ok(Attempt::Settled) => None,
                 Ok(Attempt::Waiting(delay)) => Some(delay),
                 Err(f) => Some(match f.retry {
-                    Retry::After(delay) => delay,
+                    Retry::After(delay) | Retry::Poll(delay) => delay,
                     Retry::Backoff | Retry::Never => std::time::Duration::from_millis(self.outbox.backoff_base_ms),
                 }),
             };

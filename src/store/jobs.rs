@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, parsed_opt, Db};
+use super::{column, in_list, parsed_opt, Bind, Db, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::jobs::{Job, JobKind, JobStatus, Queue};
@@ -140,6 +140,26 @@ pub async fn latest_for_number(conn: &mut AnyConnection, kind: JobKind, number: 
     let rows = sqlx::query(&for_number_sql()).bind(number.to_string()).bind(kind.as_str()).fetch_all(&mut *conn).await?;
     let jobs = rows.iter().map(from_row).collect::<sqlx::Result<Vec<Job>>>()?;
     Ok(jobs.into_iter().max_by_key(|j| j.id))
+}
+
+/// The latest job of `kind` for each of `numbers`, in one query however many a page holds.
+pub async fn latest_for_numbers(db: &Db, kind: JobKind, numbers: &[NumberId]) -> sqlx::Result<Vec<Job>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM jobs"));
+    sql.push(" WHERE kind = ? AND number_id", [Bind::Text(kind.as_str().into())]);
+    in_list(&mut sql, numbers);
+    let rows = sql.query().fetch_all(&db.pool).await?;
+    let mut latest: std::collections::HashMap<NumberId, Job> = std::collections::HashMap::new();
+    for job in rows.iter().map(from_row) {
+        let job = job?;
+        let Some(number) = job.number_id else { continue };
+        if latest.get(&number).is_none_or(|j| j.id < job.id) {
+            latest.insert(number, job);
+        }
+    }
+    Ok(latest.into_values().collect())
 }
 
 pub async fn list(db: &Db, status: Option<JobStatus>) -> sqlx::Result<Vec<Job>> {

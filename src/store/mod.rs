@@ -1,6 +1,7 @@
 //! Storage: one set of portable SQL over `sqlx::Any`, run on SQLite (embedded default) or
 //! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
 
+pub mod caller_ids;
 pub mod jobs;
 pub mod numbers;
 pub mod orders;

@@ -96,7 +96,7 @@ async fn fetch_by_key<U: std::fmt::Display>(
 }
 
 /// Rows of a workspace's table, one page of them.
-async fn list_page(db: &Db, table: &str, columns: &str, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<AnyRow>> {
+pub(crate) async fn list_page(db: &Db, table: &str, columns: &str, ws: WorkspaceId, page: Page) -> sqlx::Result<Vec<AnyRow>> {
     let mut sql = Sql::new(format!("SELECT {columns} FROM {table}"));
     sql.push(" WHERE workspace_id = ?", [Bind::Text(ws.to_string())]);
     page.apply(&mut sql);

@@ -13,6 +13,7 @@ pub(crate) enum Counter {
     Campaign,
     Call,
     Order,
+    CallerId,
 }
 
 impl Counter {
@@ -23,6 +24,7 @@ impl Counter {
             Counter::Campaign => "campaign_seq",
             Counter::Call => "call_seq",
             Counter::Order => "order_seq",
+            Counter::CallerId => "caller_id_seq",
         }
     }
 }

@@ -100,6 +100,9 @@ async fn shutdown_finishes_the_job_in_hand_and_starts_no_other(b: Backend) {
     let app = TestApp::spawn_with(b, |c| {
         with_worker(c);
         c.carrier.timeout_ms = 5_000;
+        // One job at a time, so the second is one the stop must keep from starting (with more
+        // lanes it would already be in hand, and finished like the first).
+        c.worker.carrier_concurrency = 1;
     })
     .await;
     let ws = app.workspace(false).await;

@@ -1,5 +1,6 @@
 //! The native API, shaped like Bird's: `/workspaces/{workspaceId}/...`.
 
+pub mod caller_ids;
 pub mod numbers;
 pub mod orders;
 pub mod paging;
@@ -16,6 +17,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     super::openapi::base()
         .merge(numbers::routes())
         .merge(orders::routes())
+        .merge(caller_ids::routes())
         .merge(subscriptions::routes())
         .merge(resources::routes())
         .merge(test_clock::routes())

@@ -161,7 +161,7 @@ async fn list_numbers(
     };
     let rows = state.core.list_numbers(tenant, &filter, after, limit + 1).await?;
     let (rows, next_page_token) = page(rows, limit, |r| r.seq);
-    let results = rows.iter().map(|r| NumberView::new(r, None)).collect();
+    let results = state.core.with_releases(rows).await?.into_iter().map(NumberView::from).collect();
     Ok(Json(NumberList { results, next_page_token }))
 }
 

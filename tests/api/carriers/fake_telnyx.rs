@@ -59,6 +59,11 @@ impl FakeTelnyx {
         self.books.lock().unwrap().held.iter().map(|h| h.e164.clone()).collect()
     }
 
+    /// E.164 numbers of the account's verified numbers (caller IDs).
+    pub fn verified(&self) -> Vec<String> {
+        self.books.lock().unwrap().verifications.iter().filter(|(_, v)| *v).map(|(e, _)| e.clone()).collect()
+    }
+
     /// Sets the deletion lock on a held number.
     pub fn lock(&self, e164: &str) {
         self.books.lock().unwrap().held.iter_mut().filter(|h| h.e164 == e164).for_each(|h| h.locked = true);

@@ -44,6 +44,11 @@ impl FakeTwilio {
         self.books.lock().unwrap().held.iter().map(|(_, e, _)| e.clone()).collect()
     }
 
+    /// E.164 numbers of the account's verified caller IDs.
+    pub fn caller_ids(&self) -> Vec<String> {
+        self.books.lock().unwrap().caller_ids.iter().map(|(_, e)| e.clone()).collect()
+    }
+
     /// The owner picks up Twilio's call and types the validation code in.
     pub fn owner_answers(&self, e164: &str) {
         let mut b = self.books.lock().unwrap();

@@ -2,14 +2,13 @@
 //! account holds, its carrier identity on the `Number`, and its release at that account when the
 //! paid period ends — on Twilio and on Telnyx, every exchange checked against their documents.
 
-use numberd::config::{CarrierAccountConfig, Config, Secret};
 use numberd::jobs::Queue;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use super::fake_telnyx::{self, FakeTelnyx};
-use super::fake_twilio::{self, FakeTwilio};
-use super::{Common, Dialect, FakeServer, Fault, ForSale};
+use super::fake_telnyx::FakeTelnyx;
+use super::fake_twilio::FakeTwilio;
+use super::{already_held, app_with, telnyx_account, twilio_account, Common, Dialect, FakeServer, Fault, ForSale};
 use crate::both_backends;
 use crate::common::{assert_bird_number, bird_number_validator, Backend, TestApp, Ws};
 
@@ -17,39 +16,6 @@ both_backends!(adopted_twilio_number_is_released_at_twilio, adopted_telnyx_numbe
 
 const HELD: &str = "+14155550100";
 const ELSEWHERE: &str = "+14155550142";
-
-fn twilio_account(fake: &FakeServer<FakeTwilio>) -> CarrierAccountConfig {
-    CarrierAccountConfig::Twilio {
-        account_sid: fake_twilio::ACCOUNT_SID.into(),
-        auth_token: Secret::new(fake_twilio::AUTH_TOKEN),
-        base_url: fake.base_url.clone(),
-        max_concurrent_requests: 4,
-    }
-}
-
-fn telnyx_account(fake: &FakeServer<FakeTelnyx>) -> CarrierAccountConfig {
-    CarrierAccountConfig::Telnyx { api_key: Secret::new(fake_telnyx::API_KEY), base_url: fake.base_url.clone(), max_concurrent_requests: 4 }
-}
-
-/// numberd with one carrier account, `us`, the default.
-async fn app_with(backend: Backend, account: CarrierAccountConfig) -> TestApp {
-    TestApp::spawn_with(backend, |c: &mut Config| {
-        c.carriers.insert("us".into(), account);
-        c.default_carrier = Some("us".into());
-        // Long enough that a retry is not already due while the test looks at the first failure.
-        (c.outbox.backoff_base_ms, c.outbox.backoff_max_ms) = (300, 300);
-    })
-    .await
-}
-
-/// The platform already holds `e164` at the carrier (bought there before numberd).
-async fn already_held(app: &TestApp, e164: &str) {
-    let (_, account) = app.running.core.account(Some("us")).unwrap();
-    let bought = account.buy(e164, "bought-before-numberd").await.unwrap();
-    if let numberd::carrier::account::Purchase::Pending { order_ref } = bought {
-        while !matches!(account.poll_order(&order_ref, e164).await.unwrap(), numberd::carrier::account::Purchase::Owned(_)) {}
-    }
-}
 
 /// Adopts the held number, lets its paid period end after a cancel, and runs the carrier queue:
 /// the carrier must have seen the release and no longer hold the number.
@@ -98,13 +64,13 @@ async fn adopt_cancel_and_release<D: Dialect>(app: &TestApp, fake: &FakeServer<D
 
 async fn adopted_twilio_number_is_released_at_twilio(b: Backend) {
     let fake = FakeTwilio::spawn(vec![ForSale::us(HELD, "Local", true)]).await;
-    let app = app_with(b, twilio_account(&fake)).await;
+    let app = app_with(b, twilio_account(&fake), |_| {}).await;
     adopt_cancel_and_release(&app, &fake, || fake.state.held(), "twilio").await;
 }
 
 async fn adopted_telnyx_number_is_released_at_telnyx(b: Backend) {
     let fake = FakeTelnyx::spawn(vec![ForSale::us(HELD, "local", true)], 0).await;
-    let app = app_with(b, telnyx_account(&fake)).await;
+    let app = app_with(b, telnyx_account(&fake), |_| {}).await;
     adopt_cancel_and_release(&app, &fake, || fake.state.held(), "telnyx").await;
 }
 
@@ -120,7 +86,7 @@ async fn try_adopt(ws: &Ws, body: Value) -> (StatusCode, Value) {
 /// such account exists, for kinds no account holds, and when the carrier fails (502).
 async fn adopting_checks_the_carrier(b: Backend) {
     let fake = FakeTwilio::spawn(vec![ForSale::us(HELD, "Local", true)]).await;
-    let app = app_with(b, twilio_account(&fake)).await;
+    let app = app_with(b, twilio_account(&fake), |_| {}).await;
     let ws = app.workspace(false).await;
     already_held(&app, HELD).await;
 

@@ -1,11 +1,13 @@
 //! Stateful fake Twilio and Telnyx servers (real HTTP on 127.0.0.1:0) for the carrier clients,
 //! every exchange checked against the carriers' official documents, and the clients' tests.
 
+mod caller_ids;
 mod contract;
 mod fake_telnyx;
 mod fake_twilio;
 mod held;
 mod orders;
+mod release;
 mod telnyx;
 mod twilio;
 
@@ -51,6 +53,8 @@ pub enum Fault {
     ServerErrorAfterward,
     /// Never answers; the client's deadline must end it.
     Hang,
+    /// 401 with the carrier's body: the credentials were revoked.
+    Unauthorized,
 }
 
 /// What every fake shares: injected faults, the requests it saw, and how many were in flight.
@@ -120,6 +124,7 @@ async fn handle<D: Dialect>(State(fake): State<Arc<D>>, method: Method, uri: Uri
                 D::error(StatusCode::INTERNAL_SERVER_ERROR, "500", "Internal server error")
             }
             Some(Fault::Hang) => std::future::pending().await,
+            Some(Fault::Unauthorized) => D::error(StatusCode::UNAUTHORIZED, "auth", "Authentication failed"),
         }
     };
     common.in_flight.fetch_sub(1, Ordering::SeqCst);
@@ -198,6 +203,118 @@ pub fn client(account: numberd::config::CarrierAccountConfig, timeout_ms: u64) -
     config.carrier.timeout_ms = timeout_ms;
     config.carriers.insert("acct".into(), account);
     numberd::app::carrier_accounts(&config).unwrap().remove("acct").unwrap()
+}
+
+pub fn twilio_account(fake: &FakeServer<fake_twilio::FakeTwilio>) -> numberd::config::CarrierAccountConfig {
+    numberd::config::CarrierAccountConfig::Twilio {
+        account_sid: fake_twilio::ACCOUNT_SID.into(),
+        auth_token: numberd::config::Secret::new(fake_twilio::AUTH_TOKEN),
+        base_url: fake.base_url.clone(),
+        max_concurrent_requests: 4,
+    }
+}
+
+pub fn telnyx_account(fake: &FakeServer<fake_telnyx::FakeTelnyx>) -> numberd::config::CarrierAccountConfig {
+    numberd::config::CarrierAccountConfig::Telnyx {
+        api_key: numberd::config::Secret::new(fake_telnyx::API_KEY),
+        base_url: fake.base_url.clone(),
+        max_concurrent_requests: 4,
+    }
+}
+
+/// numberd with one carrier account, `us`, the default; `tweak` adjusts the rest.
+pub async fn app_with(
+    backend: crate::common::Backend,
+    account: numberd::config::CarrierAccountConfig,
+    tweak: impl FnOnce(&mut numberd::config::Config),
+) -> crate::common::TestApp {
+    crate::common::TestApp::spawn_with(backend, |c: &mut numberd::config::Config| {
+        c.carriers.insert("us".into(), account);
+        c.default_carrier = Some("us".into());
+        // Long enough that a retry is not already due while the test looks at the first failure.
+        (c.outbox.backoff_base_ms, c.outbox.backoff_max_ms) = (300, 300);
+        tweak(c);
+    })
+    .await
+}
+
+/// The platform already holds `e164` at the carrier (bought there before numberd).
+pub async fn already_held(app: &crate::common::TestApp, e164: &str) {
+    use numberd::carrier::account::Purchase;
+    let (_, account) = app.running.core.account(Some("us")).unwrap();
+    if let Purchase::Pending { order_ref } = account.buy(e164, "bought-before-numberd").await.unwrap() {
+        while !matches!(account.poll_order(&order_ref, e164).await.unwrap(), Purchase::Owned(_)) {}
+    }
+}
+
+/// Either fake, for scenarios that run on both carriers.
+pub enum AnyFake {
+    Twilio(FakeServer<fake_twilio::FakeTwilio>),
+    Telnyx(FakeServer<fake_telnyx::FakeTelnyx>),
+}
+
+impl AnyFake {
+    /// A fake of `kind` (`twilio` or `telnyx`) selling `for_sale` (US local numbers).
+    pub async fn spawn(kind: &str, for_sale: &[&'static str]) -> AnyFake {
+        match kind {
+            "twilio" => {
+                AnyFake::Twilio(fake_twilio::FakeTwilio::spawn(for_sale.iter().map(|e| ForSale::us(e, "Local", true)).collect()).await)
+            }
+            _ => AnyFake::Telnyx(fake_telnyx::FakeTelnyx::spawn(for_sale.iter().map(|e| ForSale::us(e, "local", true)).collect(), 0).await),
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AnyFake::Twilio(_) => "twilio",
+            AnyFake::Telnyx(_) => "telnyx",
+        }
+    }
+
+    pub fn account(&self) -> numberd::config::CarrierAccountConfig {
+        match self {
+            AnyFake::Twilio(f) => twilio_account(f),
+            AnyFake::Telnyx(f) => telnyx_account(f),
+        }
+    }
+
+    pub fn common(&self) -> &Common {
+        match self {
+            AnyFake::Twilio(f) => &f.state.common,
+            AnyFake::Telnyx(f) => &f.state.common,
+        }
+    }
+
+    /// Numbers the account holds.
+    pub fn held(&self) -> Vec<String> {
+        match self {
+            AnyFake::Twilio(f) => f.state.held(),
+            AnyFake::Telnyx(f) => f.state.held(),
+        }
+    }
+
+    /// The account's verified caller IDs.
+    pub fn caller_ids(&self) -> Vec<String> {
+        match self {
+            AnyFake::Twilio(f) => f.state.caller_ids(),
+            AnyFake::Telnyx(f) => f.state.verified(),
+        }
+    }
+
+    /// The path fragment of the carrier's caller-ID resource (whose DELETE removes one).
+    pub fn caller_id_resource(&self) -> &'static str {
+        match self {
+            AnyFake::Twilio(_) => "OutgoingCallerIds/",
+            AnyFake::Telnyx(_) => "verified_numbers/",
+        }
+    }
+
+    pub fn assert_faithful(&self) {
+        match self {
+            AnyFake::Twilio(f) => f.assert_faithful(),
+            AnyFake::Telnyx(f) => f.assert_faithful(),
+        }
+    }
 }
 
 /// `max_concurrent_requests` holds however many requests the service fires at once.
