@@ -72,44 +72,17 @@ fn stats(mut latencies: Vec<Duration>, elapsed: Duration) -> Stats {
 /// numbers to release, say) is used up.
 type MakeRequest = Arc<dyn Fn(u64) -> Option<(Method, String, Option<Value>)> + Send + Sync>;
 
-/// `connections` keep-alive HTTP/1.1 connections sending requests back to back for `seconds`.
-/// Request `i` (counted across connections) is `make(i)`; anything but a 2xx fails the run.
-async fn http_load(addr: SocketAddr, key: &str, sizes: Sizes, make: MakeRequest) -> Stats {
+/// Runs one `lane` per connection until `seconds` have passed and merges their latencies. Each
+/// lane gets the shared operation counter and the deadline.
+async fn drive<F, Fut>(sizes: Sizes, lane: F) -> Stats
+where
+    F: Fn(Arc<AtomicU64>, Instant) -> Fut,
+    Fut: std::future::Future<Output = Vec<Duration>> + Send + 'static,
+{
     let counter = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(sizes.seconds);
-    let auth = format!("AccessKey {key}");
-    let tasks: Vec<_> = (0..sizes.connections)
-        .map(|_| {
-            let (counter, make, auth) = (counter.clone(), make.clone(), auth.clone());
-            tokio::spawn(async move {
-                let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-                stream.set_nodelay(true).unwrap();
-                let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
-                tokio::spawn(conn);
-                let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let Some((method, path, body)) = make(counter.fetch_add(1, Ordering::Relaxed)) else { break };
-                    let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
-                    let request = Request::builder()
-                        .method(method)
-                        .uri(&path)
-                        .header("host", "bench")
-                        .header("authorization", &auth)
-                        .header("content-type", "application/json")
-                        .body(Full::new(body))
-                        .unwrap();
-                    let t = Instant::now();
-                    let response = send.send_request(request).await.unwrap();
-                    let status = response.status();
-                    let body = response.into_body().collect().await.unwrap().to_bytes();
-                    assert!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body));
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
+    let tasks: Vec<_> = (0..sizes.connections).map(|_| tokio::spawn(lane(counter.clone(), deadline))).collect();
     let mut all = Vec::new();
     for t in tasks {
         all.extend(t.await.unwrap());
@@ -117,34 +90,61 @@ async fn http_load(addr: SocketAddr, key: &str, sizes: Sizes, make: MakeRequest)
     stats(all, started.elapsed())
 }
 
+/// `connections` keep-alive HTTP/1.1 connections sending requests back to back for `seconds`.
+/// Request `i` (counted across connections) is `make(i)`; anything but a 2xx fails the run.
+async fn http_load(addr: SocketAddr, key: &str, sizes: Sizes, make: MakeRequest) -> Stats {
+    let auth = format!("AccessKey {key}");
+    drive(sizes, |counter, deadline| {
+        let (make, auth) = (make.clone(), auth.clone());
+        async move {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.unwrap();
+            tokio::spawn(conn);
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let Some((method, path, body)) = make(counter.fetch_add(1, Ordering::Relaxed)) else { break };
+                let body = body.map(|b| Bytes::from(b.to_string())).unwrap_or_default();
+                let request = Request::builder()
+                    .method(method)
+                    .uri(&path)
+                    .header("host", "bench")
+                    .header("authorization", &auth)
+                    .header("content-type", "application/json")
+                    .body(Full::new(body))
+                    .unwrap();
+                let t = Instant::now();
+                let response = send.send_request(request).await.unwrap();
+                let status = response.status();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                assert!(status.is_success(), "{path}: {status} {}", String::from_utf8_lossy(&body));
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }
+    })
+    .await
+}
+
 /// An operation of a raw-SQL load, given its index; `None` once the supply is used up.
 type MakeOp = Arc<dyn Fn(u64) -> Option<BoxFuture<'static, ()>> + Send + Sync>;
 
 /// `connections` tasks running `op` back to back for `seconds`.
 async fn raw_load(sizes: Sizes, op: MakeOp) -> Stats {
-    let counter = Arc::new(AtomicU64::new(0));
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs_f64(sizes.seconds);
-    let tasks: Vec<_> = (0..sizes.connections)
-        .map(|_| {
-            let (counter, op) = (counter.clone(), op.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                while Instant::now() < deadline {
-                    let Some(op) = op(counter.fetch_add(1, Ordering::Relaxed)) else { break };
-                    let t = Instant::now();
-                    op.await;
-                    latencies.push(t.elapsed());
-                }
-                latencies
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await.unwrap());
-    }
-    stats(all, started.elapsed())
+    drive(sizes, |counter, deadline| {
+        let op = op.clone();
+        async move {
+            let mut latencies = Vec::new();
+            while Instant::now() < deadline {
+                let Some(op) = op(counter.fetch_add(1, Ordering::Relaxed)) else { break };
+                let t = Instant::now();
+                op.await;
+                latencies.push(t.elapsed());
+            }
+            latencies
+        }
+    })
+    .await
 }
 
 /// A bare axum server answering every request with `bytes`: the framework's limit for a read.
