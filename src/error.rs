@@ -83,11 +83,16 @@ codes! {
     SubscriptionNotFound = "subscription_not_found", NotFound;
     AssistantNotFound = "assistant_not_found", NotFound;
     CampaignNotFound = "campaign_not_found", NotFound;
+    WebhookNotFound = "webhook_not_found", NotFound;
+    DeliveryNotFound = "delivery_not_found", NotFound;
     NumberAlreadyExists = "number_already_exists", Conflict;
     NumberAlreadyAssigned = "number_already_assigned", Conflict;
     NumberAlreadyReleased = "number_already_released", Conflict;
     SubscriptionAlreadyEnded = "subscription_already_ended", Conflict;
     WorkspaceNotInTestMode = "workspace_not_in_test_mode", Conflict;
+    /// A manual retry of a delivery that is still queued or retrying.
+    DeliveryInProgress = "delivery_in_progress", Conflict;
+    WebhookDisabled = "webhook_disabled", Conflict;
     ReleaseAlreadyScheduled = "release_already_scheduled", Refused;
     NumberHasNoSubscription = "number_has_no_subscription", Refused;
     DatabaseUnavailable = "database_unavailable", Unavailable;

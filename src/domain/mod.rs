@@ -28,6 +28,7 @@ macro_rules! text_enum {
 pub(crate) use text_enum;
 
 pub mod clock;
+pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;

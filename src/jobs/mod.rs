@@ -6,6 +6,7 @@
 
 pub mod carrier_release;
 pub mod runner;
+pub mod webhook_delivery;
 
 use std::borrow::Cow;
 
@@ -21,6 +22,7 @@ use crate::service::Core;
 use crate::store::jobs::{self, NewJob};
 
 pub use carrier_release::CarrierRelease;
+pub use webhook_delivery::WebhookDelivery;
 
 crate::domain::text_enum!(
     /// A queue and the task that works it.
@@ -29,15 +31,18 @@ crate::domain::text_enum!(
         Billing = "billing",
         /// Calls to the telephony carrier.
         Carrier = "carrier",
+        /// Webhook deliveries, plus the audit log's retention.
+        Webhooks = "webhooks",
     }
 );
 
-crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release" });
+crate::domain::text_enum!(JobKind { CarrierRelease = "carrier_release", WebhookDelivery = "webhook_delivery" });
 
 impl JobKind {
     pub fn queue(self) -> Queue {
         match self {
             JobKind::CarrierRelease => Queue::Carrier,
+            JobKind::WebhookDelivery => Queue::Webhooks,
         }
     }
 }
@@ -84,6 +89,12 @@ pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
 
     /// Does the work once; an error is recorded on the job and retried per [`JobType::retry_at`].
     async fn run(&self, core: &Core) -> Result<(), Cow<'static, str>>;
+
+    /// Runs in the transaction that records the job's last outcome: done (`failure` is `None`)
+    /// or parked as failed (with its error), so what follows from it is recorded exactly once.
+    async fn finished(&self, _core: &Core, _conn: &mut AnyConnection, _failure: Option<&str>) -> crate::error::Result<()> {
+        Ok(())
+    }
 
     /// When to try again after the `attempts`-th failure, or `None` to park the job as failed.
     /// Default: `base * 2^(attempts-1)`, capped, up to `max_attempts`.

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CarrierRelease, Job, JobKind, JobType, Queue};
+use super::{CarrierRelease, Job, JobKind, JobType, Queue, WebhookDelivery};
 use crate::error::Result;
 use crate::service::Core;
 use crate::store::jobs;
@@ -19,6 +19,7 @@ impl Core {
         let settled = match queue {
             Queue::Billing => self.sweep(None, self.batch).await?,
             Queue::Carrier => 0,
+            Queue::Webhooks => self.webhook_housekeeping().await?,
         };
         Ok(settled + self.run_jobs(queue, stopping).await?)
     }
@@ -38,6 +39,7 @@ impl Core {
     async fn run_job(&self, job: &Job) -> Result<()> {
         match job.kind {
             JobKind::CarrierRelease => self.run_as::<CarrierRelease>(job).await,
+            JobKind::WebhookDelivery => self.run_as::<WebhookDelivery>(job).await,
         }
     }
 
@@ -58,7 +60,17 @@ impl Core {
                 tracing::error!(job = job.id, kind = T::KIND.as_str(), attempts = job.attempts, error = %msg, "job failed for good; parked as failed")
             }
         }
-        jobs::finish(&self.db, job.id, outcome.as_ref().map(|_| ()).map_err(|(m, at)| (m.as_str(), *at)), now()).await?;
+        let mut tx = self.db.begin_write().await?;
+        jobs::finish(&mut tx, job.id, outcome.as_ref().map(|_| ()).map_err(|(m, at)| (m.as_str(), *at)), now()).await?;
+        if let Ok(p) = &payload {
+            match &outcome {
+                Ok(()) => p.finished(self, &mut tx, None).await?,
+                Err((msg, None)) => p.finished(self, &mut tx, Some(msg)).await?,
+                Err((_, Some(_))) => {}
+            }
+        }
+        tx.commit().await?;
+        self.metrics.job_finished(T::KIND.queue(), &outcome.as_ref().map(|_| ()).map_err(|(_, at)| at.is_some()));
         Ok(())
     }
 }

@@ -1,10 +1,13 @@
 //! The core operations, shared by every API dialect and the worker: each is one transaction that
 //! loads state under a lock, asks the domain what to do, and writes the answer.
 
+pub mod events;
 pub mod lifecycle;
 pub mod lookups;
 pub mod numbers;
 pub mod resources;
+pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -29,6 +32,9 @@ pub struct Core {
     pub outbox: OutboxConfig,
     /// Numbers settled per database round (`worker.batch`).
     pub batch: i64,
+    /// Audit log retention and webhook delivery.
+    pub outbound: events::Outbound,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The workspace an operation acts in, and who is acting.

@@ -1,6 +1,7 @@
 //! Registering, reading, listing and editing numbers.
 
 use super::{Core, Tenant};
+use crate::domain::events::EventType;
 use crate::domain::ids::{NumberId, SubscriptionId};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
@@ -115,6 +116,7 @@ impl Core {
         if rec.subscription.is_some() {
             numbers::insert_period(&mut tx, &rec, period(now, 0), now).await?;
         }
+        self.record_number_event(&mut tx, EventType::NumberRegistered, tenant.actor.into(), &rec, now).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -178,6 +180,7 @@ impl Core {
             }
             rec.updated_at = now;
             numbers::update(&mut tx, &rec).await?;
+            self.record_number_event(&mut tx, EventType::NumberUpdated, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;
         self.with_release(rec).await

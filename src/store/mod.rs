@@ -1,10 +1,13 @@
 //! Storage: one set of portable SQL over `sqlx::Any`, run on SQLite (embedded default) or
 //! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
 
+pub mod events;
 pub mod jobs;
 pub mod numbers;
 pub mod resources;
 mod seq;
+pub mod stats;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::str::FromStr;
