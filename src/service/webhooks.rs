@@ -454,23 +454,25 @@ impl Core {
             return Ok(());
         };
         let before = hook.clone();
+        let mut disabled = false;
         match error {
             None => hook.failing_since = None,
             Some(_) => {
                 let since = *hook.failing_since.get_or_insert(now);
                 if hook.enabled && now - since >= DISABLE_AFTER {
-                    hook.enabled = false;
-                    hook.disabled_at = Some(now);
-                    hook.updated_at = now;
+                    (hook.enabled, hook.disabled_at, hook.updated_at, disabled) = (false, Some(now), now, true);
                     tracing::warn!(webhook = %hook.id, since = %since, "webhook failed every delivery for 5 days; disabled");
-                    let mut event = Event::new(EventType::WebhookDisabled, hook.workspace_id, now, EventActor::worker());
-                    event.data = serde_json::to_value(WebhookView::from(&hook)).map_err(|e| Error::internal("event data", e))?;
-                    self.record_event(&mut tx, event).await?;
                 }
             }
         }
         if hook != before {
             webhooks::update(&mut tx, &hook).await?;
+        }
+        // Recorded after the update, so the disabled endpoint is not sent its own news.
+        if disabled {
+            let mut event = Event::new(EventType::WebhookDisabled, hook.workspace_id, now, EventActor::worker());
+            event.data = serde_json::to_value(WebhookView::from(&hook)).map_err(|e| Error::internal("event data", e))?;
+            self.record_event(&mut tx, event).await?;
         }
         tx.commit().await?;
         Ok(())
