@@ -133,7 +133,11 @@ impl Default for Metrics {
         registry.register("http_request_duration_seconds", "HTTP request latency by route template and method", m.http_duration.clone());
         registry.register("jobs_finished", "Job attempts by queue and result (done, retry, failed)", m.jobs_finished.clone());
         registry.register("jobs_pending", "Jobs waiting in each queue", m.jobs_pending.clone());
-        registry.register("job_oldest_due_age_seconds", "How long the oldest due job of each queue has waited", m.job_oldest_due_age.clone());
+        registry.register(
+            "job_oldest_due_age_seconds",
+            "How long the oldest due job of each queue has waited",
+            m.job_oldest_due_age.clone(),
+        );
         registry.register(
             "period_end_lag_seconds",
             "How long ago the oldest due, unsettled period end of a live workspace fell due",
@@ -141,7 +145,11 @@ impl Default for Metrics {
         );
         registry.register("carrier_requests", "Carrier API requests by account, operation and outcome", CARRIER.requests.clone());
         registry.register("carrier_request_duration_seconds", "Carrier API latency by account and operation", CARRIER.duration.clone());
-        registry.register("webhook_deliveries", "Webhook delivery attempts by outcome (delivered, rejected, error)", m.webhook_deliveries.clone());
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts by outcome (delivered, rejected, error)",
+            m.webhook_deliveries.clone(),
+        );
         registry.register("numbers", "Numbers in the inventory by kind and status", m.numbers.clone());
         Metrics { registry, ..m }
     }

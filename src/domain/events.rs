@@ -92,7 +92,12 @@ pub struct Event {
 }
 
 impl Event {
-    pub fn new(event_type: EventType, workspace_id: super::ids::WorkspaceId, occurred_at: chrono::DateTime<chrono::Utc>, actor: EventActor) -> Self {
+    pub fn new(
+        event_type: EventType,
+        workspace_id: super::ids::WorkspaceId,
+        occurred_at: chrono::DateTime<chrono::Utc>,
+        actor: EventActor,
+    ) -> Self {
         Event {
             id: uuid::Uuid::new_v4(),
             event_type,

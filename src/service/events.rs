@@ -76,7 +76,8 @@ impl Core {
         } else {
             None
         };
-        let data = serde_json::to_value(NumberView::new(rec, release.as_ref())).map_err(|e| crate::error::Error::internal("event data", e))?;
+        let data =
+            serde_json::to_value(NumberView::new(rec, release.as_ref())).map_err(|e| crate::error::Error::internal("event data", e))?;
         let mut event = Event::new(event_type, rec.workspace_id, occurred_at, actor);
         event.number_id = Some(rec.id);
         event.data = data;

@@ -92,7 +92,12 @@ pub async fn claim(db: &Db, queue: Queue, now: DateTime<Utc>, lease: Duration) -
 }
 
 /// Records the outcome of an attempt: done, retry at `retry_at`, or (no retry) parked as failed.
-pub async fn finish(conn: &mut AnyConnection, id: i64, outcome: Result<(), (&str, Option<DateTime<Utc>>)>, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn finish(
+    conn: &mut AnyConnection,
+    id: i64,
+    outcome: Result<(), (&str, Option<DateTime<Utc>>)>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
     let (status, run_at, error) = match outcome {
         Ok(()) => (JobStatus::Done, None, None),
         Err((err, Some(retry_at))) => (JobStatus::Pending, Some(retry_at), Some(err)),

@@ -10,8 +10,10 @@ use crate::jobs::Queue;
 /// Pending jobs of `queue`, and when the oldest of them that is due by `now` fell due (the
 /// `jobs_ready` range).
 pub async fn queue(db: &Db, queue: Queue, now: DateTime<Utc>) -> sqlx::Result<(i64, Option<DateTime<Utc>>)> {
-    let pending: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND status = 'pending'").bind(queue.as_str()).fetch_one(&db.pool).await?;
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE queue = $1 AND status = 'pending'")
+        .bind(queue.as_str())
+        .fetch_one(&db.pool)
+        .await?;
     let oldest: Option<i64> =
         sqlx::query_scalar("SELECT run_at FROM jobs WHERE queue = $1 AND status = 'pending' AND run_at <= $2 ORDER BY run_at LIMIT 1")
             .bind(queue.as_str())

@@ -150,7 +150,8 @@ async fn every_change_is_recorded_once_with_its_actor(b: Backend) {
     assert_eq!(updated["requestId"], "req-events-1");
     assert_eq!(updated["data"]["nickname"], "Sales", "data is the number after the change");
     // Renewals: one per billed period, each showing its period, at its start.
-    let mut renewed: Vec<i64> = of_type(&events, "subscription.renewed").iter().map(|e| e["data"]["currentPeriod"]["index"].as_i64().unwrap()).collect();
+    let mut renewed: Vec<i64> =
+        of_type(&events, "subscription.renewed").iter().map(|e| e["data"]["currentPeriod"]["index"].as_i64().unwrap()).collect();
     renewed.sort();
     assert_eq!(renewed, vec![1, 2]);
     let released_a = of_type(&events, "number.released").into_iter().find(|e| e["data"]["id"] == a["id"]).unwrap();

@@ -153,7 +153,15 @@ async fn a_failing_receiver_is_retried_on_schedule_then_failed_and_retried_by_ha
     assert_eq!(rx.requests().len(), 2, "one attempt each");
 
     // The schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h, then failed. Nothing runs early.
-    let delays = [Duration::seconds(5), Duration::minutes(5), Duration::minutes(30), Duration::hours(2), Duration::hours(5), Duration::hours(10), Duration::hours(10)];
+    let delays = [
+        Duration::seconds(5),
+        Duration::minutes(5),
+        Duration::minutes(30),
+        Duration::hours(2),
+        Duration::hours(5),
+        Duration::hours(10),
+        Duration::hours(10),
+    ];
     for (i, d) in delays.iter().enumerate() {
         deliver(&app).await;
         assert_eq!(rx.requests().len(), 2 + i * 2, "nothing before the delay ({i})");
@@ -192,7 +200,8 @@ async fn a_failing_receiver_is_retried_on_schedule_then_failed_and_retried_by_ha
     assert_eq!(rx.requests().len(), 17);
     let d = deliveries(&ws, &hook).await.into_iter().find(|d| d["id"] == failed["id"]).unwrap();
     assert_eq!((d["status"].as_str(), d["responseStatus"].as_i64()), (Some("delivered"), Some(200)), "{d}");
-    let (status, err) = ws.post(&format!("./webhooks/{}/deliveries/{}/retry", hook["id"].as_str().unwrap(), uuid::Uuid::new_v4()), json!({})).await;
+    let (status, err) =
+        ws.post(&format!("./webhooks/{}/deliveries/{}/retry", hook["id"].as_str().unwrap(), uuid::Uuid::new_v4()), json!({})).await;
     assert_eq!((status, err["code"].as_str()), (StatusCode::NOT_FOUND, Some("delivery_not_found")));
 }
 
@@ -209,7 +218,8 @@ async fn each_numbers_events_arrive_in_order(b: Backend) {
     let y = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
     deliver(&app).await;
     // X's first delivery failed, so its later events wait; Y's is not held back.
-    let seen: Vec<(String, String)> = rx.bodies().iter().map(|e| (e["type"].as_str().unwrap().into(), e["data"]["number"].as_str().unwrap().into())).collect();
+    let seen: Vec<(String, String)> =
+        rx.bodies().iter().map(|e| (e["type"].as_str().unwrap().into(), e["data"]["number"].as_str().unwrap().into())).collect();
     assert_eq!(seen, [("number.registered".into(), "+14155550100".into()), ("number.registered".into(), "+14155550101".into())]);
     let waiting: Vec<Value> = deliveries(&ws, &hook).await.into_iter().filter(|d| d["status"] == "waiting").collect();
     assert_eq!(waiting.len(), 2);
@@ -219,7 +229,15 @@ async fn each_numbers_events_arrive_in_order(b: Backend) {
     deliver(&app).await;
     let x_events: Vec<Value> = rx.bodies().into_iter().filter(|e| e["data"]["id"] == x["id"]).collect();
     let order: Vec<(&str, &Value)> = x_events.iter().map(|e| (e["type"].as_str().unwrap(), &e["data"]["nickname"])).collect();
-    assert_eq!(order, [("number.registered", &Value::Null), ("number.registered", &Value::Null), ("number.updated", &json!("one")), ("number.updated", &json!("two"))]);
+    assert_eq!(
+        order,
+        [
+            ("number.registered", &Value::Null),
+            ("number.registered", &Value::Null),
+            ("number.updated", &json!("one")),
+            ("number.updated", &json!("two"))
+        ]
+    );
     assert!(deliveries(&ws, &hook).await.iter().all(|d| d["status"] == "delivered"));
     assert_eq!(rx.bodies().iter().filter(|e| e["data"]["id"] == y["id"]).count(), 1, "Y once");
 }

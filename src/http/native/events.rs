@@ -53,11 +53,16 @@ pub struct EventList {
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/events", tag = "events",
     params(("workspaceId" = uuid::Uuid, Path), ListEventsQuery),
     responses((status = 200, body = EventList)))]
-async fn list_events(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(q): ApiQuery<ListEventsQuery>) -> Result<Json<EventList>> {
+async fn list_events(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(q): ApiQuery<ListEventsQuery>,
+) -> Result<Json<EventList>> {
     let (before_seq, limit) = PageParams { limit: q.limit, page_token: q.page_token.clone() }.parse()?;
     let number_id = match &q.number_id {
         Some(raw) => Some(raw.parse::<NumberId>().map_err(|_| {
-            Error::new(Code::InvalidQueryParameter, "`numberId` must be a number id.").with_details(serde_json::json!({ "parameter": "numberId" }))
+            Error::new(Code::InvalidQueryParameter, "`numberId` must be a number id.")
+                .with_details(serde_json::json!({ "parameter": "numberId" }))
         })?),
         None => None,
     };

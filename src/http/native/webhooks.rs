@@ -147,7 +147,11 @@ async fn create_webhook(
 /// The workspace's endpoints, oldest first.
 #[utoipa::path(get, path = "/workspaces/{workspaceId}/webhooks", tag = "webhooks",
     params(("workspaceId" = Uuid, Path), PageParams), responses((status = 200, body = WebhookList)))]
-async fn list_webhooks(State(state): State<AppState>, Workspace(tenant): Workspace, ApiQuery(q): ApiQuery<PageParams>) -> Result<Json<WebhookList>> {
+async fn list_webhooks(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ApiQuery(q): ApiQuery<PageParams>,
+) -> Result<Json<WebhookList>> {
     let (after, limit) = q.parse()?;
     let rows = state.core.list_webhooks(tenant, after, limit + 1).await?;
     let (rows, next_page_token) = page(rows, limit, |w| w.seq);
@@ -208,7 +212,11 @@ async fn list_deliveries(
 #[utoipa::path(post, path = "/workspaces/{workspaceId}/webhooks/{webhookId}/deliveries/{deliveryId}/retry", tag = "webhooks",
     params(("workspaceId" = Uuid, Path), ("webhookId" = Uuid, Path), ("deliveryId" = Uuid, Path)),
     responses((status = 202, body = DeliveryView), (status = 409, description = "Still queued or retrying, or the webhook is disabled")))]
-async fn retry_delivery(State(state): State<AppState>, Workspace(tenant): Workspace, ids: PathIds) -> Result<(StatusCode, Json<DeliveryView>)> {
+async fn retry_delivery(
+    State(state): State<AppState>,
+    Workspace(tenant): Workspace,
+    ids: PathIds,
+) -> Result<(StatusCode, Json<DeliveryView>)> {
     let d = state.core.retry_delivery(tenant, webhook_id(&ids)?, ids.get("deliveryId")?).await?;
     Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(&d))))
 }

@@ -3,7 +3,7 @@
 
 mod contract;
 mod fake_telnyx;
-mod fake_twilio;
+pub(crate) mod fake_twilio;
 mod telnyx;
 mod twilio;
 
