@@ -65,6 +65,8 @@ struct CarrierOpLabels {
 
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 type Seconds = Gauge<f64, AtomicU64>;
+/// (kind, status, count) rows of the inventory.
+pub type NumberCounts = Vec<(String, String, i64)>;
 
 /// Latency buckets from 1 ms to about 33 s.
 fn latency() -> Histogram {
@@ -94,7 +96,7 @@ pub struct Snapshot {
     /// Seconds since the oldest period end of a live workspace that is due and not settled.
     pub period_end_lag: f64,
     /// Numbers in the inventory by kind and status.
-    pub numbers: Vec<(String, String, i64)>,
+    pub numbers: NumberCounts,
 }
 
 pub struct Metrics {
@@ -108,7 +110,7 @@ pub struct Metrics {
     period_end_lag: Seconds,
     numbers: Family<NumberLabels, Gauge>,
     /// The numbers count is a scan of the inventory: reused for a while between scrapes.
-    numbers_cache: Mutex<Option<(Instant, Vec<(String, String, i64)>)>>,
+    numbers_cache: Mutex<Option<(Instant, NumberCounts)>>,
 }
 
 /// How long a count of the inventory is reused.
@@ -177,7 +179,7 @@ impl Metrics {
     }
 
     /// The inventory count if one younger than [`NUMBERS_CACHE`] is at hand.
-    pub fn cached_numbers(&self) -> Option<Vec<(String, String, i64)>> {
+    pub fn cached_numbers(&self) -> Option<NumberCounts> {
         let cache = self.numbers_cache.lock().expect("not poisoned");
         cache.as_ref().filter(|(at, _)| at.elapsed() < NUMBERS_CACHE).map(|(_, n)| n.clone())
     }
