@@ -85,6 +85,8 @@ pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Car
         keys: KeyCache::new(Duration::from_millis(config.auth.key_cache_ms)),
         carrier_concurrency: config.worker.carrier_concurrency,
         caller_ids: config.caller_ids.clone(),
+        outbound: crate::service::events::Outbound::new(config),
+        metrics: Arc::default(),
     }))
 }
 
@@ -126,6 +128,11 @@ pub async fn start(config: &Config, core: Arc<Core>, listener: TcpListener) -> a
         .layer(axum::Extension(origin));
     let server = tokio::spawn(serve_http(listener, router, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone())));
     let mut tasks = vec![server];
+    if let Some(metrics_addr) = config.metrics_listen {
+        let listener = TcpListener::bind(metrics_addr).await.map_err(|e| anyhow::anyhow!("cannot listen on {metrics_addr}: {e}"))?;
+        let metrics = http::observe::metrics_router(AppState { core: core.clone() });
+        tasks.push(tokio::spawn(serve_http(listener, metrics, Duration::from_millis(config.http.header_timeout_ms), Shutdown(rx.clone()))));
+    }
     if config.worker.enabled {
         let interval = Duration::from_millis(config.worker.interval_ms);
         for &queue in Queue::ALL {

@@ -39,6 +39,39 @@ pub struct Config {
     pub default_carrier: Option<String>,
     /// Named accounts at real carriers, `[carriers.NAME]`; none: numbers are registered by hand.
     pub carriers: BTreeMap<String, CarrierAccountConfig>,
+    pub events: EventsConfig,
+    pub webhooks: WebhooksConfig,
+    /// Serve `GET /metrics` on this address too (it is always on `listen`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventsConfig {
+    /// Events older than this are deleted.
+    pub retention_days: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        EventsConfig { retention_days: 90 }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Admit `http` URLs and loopback, private and link-local addresses (local receivers, tests).
+    pub allow_private: bool,
+    /// Deadline for one delivery attempt, connection included.
+    pub timeout_ms: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig { allow_private: false, timeout_ms: 10_000 }
+    }
 }
 
 /// One account at a real carrier, chosen by `kind`.
@@ -228,6 +261,9 @@ impl Default for Config {
             caller_ids: CallerIdConfig::default(),
             default_carrier: None,
             carriers: BTreeMap::new(),
+            events: EventsConfig::default(),
+            webhooks: WebhooksConfig::default(),
+            metrics_listen: None,
         }
     }
 }
@@ -299,6 +335,8 @@ impl Config {
             (self.http.header_timeout_ms == 0, "http.header_timeout_ms must be at least 1"),
             (self.http.body_timeout_ms == 0, "http.body_timeout_ms must be at least 1"),
             (self.max_body_bytes < 1024, "max_body_bytes must be at least 1024"),
+            (self.events.retention_days == 0, "events.retention_days must be at least 1"),
+            (self.webhooks.timeout_ms == 0, "webhooks.timeout_ms must be at least 1"),
         ];
         match checks.iter().find(|(bad, _)| *bad) {
             Some((_, msg)) => Err((*msg).into()),

@@ -84,6 +84,8 @@ codes! {
     AssistantNotFound = "assistant_not_found", NotFound;
     CampaignNotFound = "campaign_not_found", NotFound;
     CallerIdNotFound = "caller_id_not_found", NotFound;
+    WebhookNotFound = "webhook_not_found", NotFound;
+    DeliveryNotFound = "delivery_not_found", NotFound;
     NumberAlreadyExists = "number_already_exists", Conflict;
     NumberAlreadyAssigned = "number_already_assigned", Conflict;
     NumberAlreadyReleased = "number_already_released", Conflict;
@@ -93,6 +95,9 @@ codes! {
     VerificationAlreadyPending = "verification_already_pending", Conflict;
     /// A code for a verification that has expired or failed.
     VerificationNotPending = "verification_not_pending", Conflict;
+    /// A manual retry of a delivery that is still queued or retrying.
+    DeliveryInProgress = "delivery_in_progress", Conflict;
+    WebhookDisabled = "webhook_disabled", Conflict;
     ReleaseAlreadyScheduled = "release_already_scheduled", Refused;
     NumberHasNoSubscription = "number_has_no_subscription", Refused;
     /// The carrier verifies by phone call (Twilio): the owner types the code in on the call.

@@ -15,6 +15,8 @@ pub(crate) struct Transport {
     pub client: reqwest::Client,
     base: Url,
     permits: Semaphore,
+    /// The account as metrics name it: the carrier API's host and port.
+    account: String,
 }
 
 /// A carrier's answer, read whole while the request still held its permit.
@@ -38,7 +40,8 @@ impl Transport {
             base.set_path(&format!("{}/", base.path()));
         }
         let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
-        Ok(Transport { client, base, permits: Semaphore::new(max_concurrent) })
+        let account = format!("{}:{}", base.host_str().unwrap_or_default(), base.port_or_known_default().unwrap_or_default());
+        Ok(Transport { client, base, permits: Semaphore::new(max_concurrent), account })
     }
 
     /// The base URL plus path segments, each percent-encoded as needed.
@@ -50,12 +53,39 @@ impl Transport {
 
     pub async fn send(&self, request: RequestBuilder) -> Result<Reply, CarrierError> {
         let _permit = self.permits.acquire().await.expect("the semaphore is never closed");
-        let response = request.send().await.map_err(request_error)?;
+        let request = request.build().map_err(request_error)?;
+        let operation = operation(&request);
+        let started = std::time::Instant::now();
+        let reply = self.exchange(request).await;
+        let outcome = match &reply {
+            Ok(r) if r.status.is_success() => "ok",
+            Ok(_) => "refused",
+            Err(_) => "error",
+        };
+        crate::metrics::carrier_request(&self.account, &operation, outcome, started.elapsed());
+        reply
+    }
+
+    async fn exchange(&self, request: reqwest::Request) -> Result<Reply, CarrierError> {
+        let response = self.client.execute(request).await.map_err(request_error)?;
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.map_err(request_error)?.to_vec();
         Ok(Reply { status, headers, body })
     }
+}
+
+/// A request as metrics name it: the method and the last path segment that names a collection
+/// (`DELETE IncomingPhoneNumbers`, `POST number_orders`), never an id or a phone number.
+fn operation(request: &reqwest::Request) -> String {
+    let segments = request.url().path_segments().map(|s| s.collect::<Vec<_>>()).unwrap_or_default();
+    let resource = segments
+        .iter()
+        .rev()
+        .map(|s| s.strip_suffix(".json").unwrap_or(s))
+        .find(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-'))
+        .unwrap_or("");
+    format!("{} {resource}", request.method())
 }
 
 fn request_error(e: reqwest::Error) -> CarrierError {

@@ -29,6 +29,7 @@ pub(crate) use text_enum;
 
 pub mod caller_id;
 pub mod clock;
+pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod money;

@@ -38,6 +38,7 @@ macro_rules! str_enum {
         }
     };
 }
+pub(crate) use str_enum;
 
 str_enum!(
     /// How a number is held, which decides how it is released.

@@ -6,6 +6,7 @@ pub mod autocalls;
 pub mod extract;
 mod hardening;
 pub mod native;
+pub mod observe;
 pub mod openapi;
 pub mod origin;
 mod text;
@@ -84,6 +85,8 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi_json))
+        .route("/metrics", get(observe::metrics))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::map_response_with_state(state.clone(), on_unavailable))
@@ -104,6 +107,7 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
+        .layer(axum::middleware::from_fn(observe::with_request_id))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 

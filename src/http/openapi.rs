@@ -30,6 +30,8 @@ mod errors;
         (name = "caller-ids", description = "Verifying caller IDs at a carrier account; verified, they join the inventory."),
         (name = "resources", description = "Assistants, campaigns and calls that use numbers."),
         (name = "test-clock", description = "Moving a test-mode workspace through time."),
+        (name = "events", description = "The audit log: every change to a number, its subscription and the workspace's keys."),
+        (name = "webhooks", description = "Endpoints that receive events, signed per Standard Webhooks; their deliveries."),
         (name = "autocalls", description = "The Autocalls-compatible dialect under `/api/user` (see docs/autocalls.md).")
     )
 )]

@@ -2,11 +2,14 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sqlx::AnyConnection;
 
 use super::{JobFailure, JobKind, JobType, Retry};
 use crate::carrier::{removal, CarrierError, CarrierNumber};
+use crate::domain::events::{EventActor, EventType};
 use crate::domain::ids::{NumberId, WorkspaceId};
-use crate::service::Core;
+use crate::service::{Actor, Core, Tenant};
+use crate::store::{numbers, workspaces, RowLock};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CarrierRelease {
@@ -49,5 +52,17 @@ impl JobType for CarrierRelease {
             }
             JobFailure::from(e)
         })
+    }
+
+    /// The carrier confirmed, or the release was parked: either is news for the workspace.
+    async fn finished(&self, core: &Core, conn: &mut AnyConnection, failure: Option<&str>) -> crate::error::Result<()> {
+        let Some(rec) = numbers::get(conn, self.workspace_id, self.number_id, RowLock::None).await? else { return Ok(()) };
+        let event_type = match failure {
+            None => EventType::NumberCarrierReleaseConfirmed,
+            Some(_) => EventType::NumberCarrierReleaseFailed,
+        };
+        let Some(ws) = workspaces::get_workspace(conn, self.workspace_id).await? else { return Ok(()) };
+        let occurred_at = core.now(conn, Tenant { id: ws.id, test_mode: ws.test_mode, actor: Actor::Worker }).await?;
+        core.record_number_event(conn, event_type, EventActor::worker(), &rec, occurred_at).await
     }
 }

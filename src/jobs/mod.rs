@@ -8,6 +8,7 @@ pub mod caller_id_check;
 pub mod carrier_release;
 pub mod number_purchase;
 pub mod runner;
+pub mod webhook_delivery;
 
 use std::borrow::Cow;
 
@@ -26,6 +27,7 @@ use crate::store::jobs::{self, NewJob};
 pub use caller_id_check::CallerIdCheck;
 pub use carrier_release::CarrierRelease;
 pub use number_purchase::NumberPurchase;
+pub use webhook_delivery::WebhookDelivery;
 
 crate::domain::text_enum!(
     /// A queue and the task that works it.
@@ -34,6 +36,8 @@ crate::domain::text_enum!(
         Billing = "billing",
         /// Calls to the telephony carrier.
         Carrier = "carrier",
+        /// Webhook deliveries, plus the audit log's retention.
+        Webhooks = "webhooks",
     }
 );
 
@@ -41,12 +45,14 @@ crate::domain::text_enum!(JobKind {
     CarrierRelease = "carrier_release",
     NumberPurchase = "number_purchase",
     CallerIdCheck = "caller_id_check",
+    WebhookDelivery = "webhook_delivery",
 });
 
 impl JobKind {
     pub fn queue(self) -> Queue {
         match self {
             JobKind::CarrierRelease | JobKind::NumberPurchase | JobKind::CallerIdCheck => Queue::Carrier,
+            JobKind::WebhookDelivery => Queue::Webhooks,
         }
     }
 }
@@ -94,6 +100,12 @@ pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
     /// Does the work once; an error is recorded on the job and retried as [`JobFailure::retry`]
     /// says.
     async fn run(&self, core: &Core) -> Result<(), JobFailure>;
+
+    /// Runs in the transaction that records the job's last outcome: done (`failure` is `None`)
+    /// or parked as failed (with its error), so what follows from it is recorded exactly once.
+    async fn finished(&self, _core: &Core, _conn: &mut AnyConnection, _failure: Option<&str>) -> crate::error::Result<()> {
+        Ok(())
+    }
 
     /// When to try again after the `attempts`-th failure, or `None` to park the job as failed.
     /// Default: `base * 2^(attempts-1)`, capped, up to `max_attempts`.
@@ -151,6 +163,12 @@ impl From<sqlx::Error> for JobFailure {
     #[track_caller]
     fn from(e: sqlx::Error) -> Self {
         crate::error::Error::from(e).into()
+    }
+}
+
+impl From<Cow<'static, str>> for JobFailure {
+    fn from(message: Cow<'static, str>) -> Self {
+        JobFailure::new(message, Retry::Backoff)
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration as StdDuration;
 use chrono::Duration;
 use tokio::sync::watch;
 
-use super::{CallerIdCheck, CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry};
+use super::{CallerIdCheck, CarrierRelease, Job, JobFailure, JobKind, JobType, NumberPurchase, Queue, Retry, WebhookDelivery};
 use crate::error::Result;
 use crate::service::Core;
 use crate::store::jobs::{self, Outcome};
@@ -19,6 +19,7 @@ impl Core {
         let settled = match queue {
             Queue::Billing => self.sweep(None, self.batch).await?,
             Queue::Carrier => 0,
+            Queue::Webhooks => self.webhook_housekeeping().await?,
         };
         Ok(settled + self.run_jobs(queue, stopping).await?)
     }
@@ -29,7 +30,8 @@ impl Core {
     pub async fn run_jobs(&self, queue: Queue, stopping: &(dyn Fn() -> bool + Sync)) -> Result<usize> {
         let lanes = match queue {
             Queue::Carrier => self.carrier_concurrency.max(1),
-            Queue::Billing => 1,
+            // Webhook deliveries of one number keep their order; one lane is the simple way.
+            Queue::Billing | Queue::Webhooks => 1,
         };
         let handled = futures::future::join_all((0..lanes).map(|_| self.run_lane(queue, stopping))).await;
         handled.into_iter().sum()
@@ -52,6 +54,7 @@ impl Core {
             JobKind::CarrierRelease => self.run_as::<CarrierRelease>(job).await,
             JobKind::NumberPurchase => self.run_as::<NumberPurchase>(job).await,
             JobKind::CallerIdCheck => self.run_as::<CallerIdCheck>(job).await,
+            JobKind::WebhookDelivery => self.run_as::<WebhookDelivery>(job).await,
         }
     }
 
@@ -91,7 +94,23 @@ impl Core {
             }
             Outcome::Park { error } => tracing::error!(job = job.id, kind, attempts, error, "job failed for good; parked as failed"),
         }
-        jobs::finish(&self.db, job.id, outcome, now).await?;
+        // The outcome and what follows from a final one (an event, say) are recorded together.
+        let mut tx = self.db.begin_write().await?;
+        jobs::finish(&mut tx, job.id, outcome, now).await?;
+        if let Ok(p) = &payload {
+            match outcome {
+                Outcome::Done => p.finished(self, &mut tx, None).await?,
+                Outcome::Park { error } => p.finished(self, &mut tx, Some(error)).await?,
+                Outcome::Retry { .. } => {}
+            }
+        }
+        tx.commit().await?;
+        let recorded = match outcome {
+            Outcome::Done => Ok(()),
+            Outcome::Retry { .. } => Err(true),
+            Outcome::Park { .. } => Err(false),
+        };
+        self.metrics.job_finished(T::KIND.queue(), &recorded);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 
 use super::{Actor, Core, Tenant};
 use crate::carrier::{removal, CarrierError, CarrierNumber};
+use crate::domain::events::{EventActor, EventType};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
@@ -48,7 +49,12 @@ impl Core {
         }
         for step in steps {
             match step {
-                Step::Renewed(period) => numbers::insert_period(conn, rec, period, now).await?,
+                Step::Renewed(period) => {
+                    numbers::insert_period(conn, rec, period, now).await?;
+                    let sub = rec.subscription.as_mut().expect("checked above");
+                    (sub.period_index, sub.updated_at, rec.updated_at) = (period.index, now, now);
+                    self.record_number_event(conn, EventType::SubscriptionRenewed, EventActor::worker(), rec, period.start).await?;
+                }
                 Step::Released { at } => {
                     rec.status = NumberStatus::Inactive;
                     rec.deactivated_at = Some(at);
@@ -62,6 +68,9 @@ impl Core {
                         carrier_ref: rec.carrier.as_ref().map(|c| c.carrier_ref.clone()),
                     };
                     jobs::enqueue(conn, &job, self.clock.now()).await?;
+                    let sub = rec.subscription.as_mut().expect("checked above");
+                    (sub.status, sub.updated_at, rec.updated_at) = (after.status, now, now);
+                    self.record_number_event(conn, EventType::NumberReleased, EventActor::worker(), rec, at).await?;
                 }
             }
         }
@@ -95,6 +104,7 @@ impl Core {
         if change == Ok(Change::Apply) {
             schedule_cancel(&mut rec, now);
             numbers::update(&mut tx, &rec).await?;
+            self.record_number_event(&mut tx, EventType::SubscriptionCanceled, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;
         Ok(rec)
@@ -123,6 +133,7 @@ impl Core {
                 sub.updated_at = now;
                 rec.updated_at = now;
                 numbers::update(&mut tx, &rec).await?;
+                self.record_number_event(&mut tx, EventType::SubscriptionResumed, tenant.actor.into(), &rec, now).await?;
             }
             Ok(Change::Unchanged) => {}
         }
@@ -147,11 +158,13 @@ impl Core {
             Release::ScheduleAtPeriodEnd => {
                 schedule_cancel(&mut rec, now);
                 numbers::update(&mut tx, &rec).await?;
+                self.record_number_event(&mut tx, EventType::NumberReleaseScheduled, tenant.actor.into(), &rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Scheduled(Box::new(rec)))
             }
             Release::DeleteNow { remove_from_carrier: false } => {
                 delete_now(&mut tx, &mut rec, now).await?;
+                self.record_number_event(&mut tx, EventType::NumberReleased, tenant.actor.into(), &rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Deleted)
             }
@@ -167,6 +180,7 @@ impl Core {
                 let now = self.now(&mut tx, tenant).await?;
                 let mut rec = numbers::get(&mut tx, tenant.id, id, self.db.for_update()).await?.ok_or_else(Error::number_not_found)?;
                 delete_now(&mut tx, &mut rec, now).await?;
+                self.record_number_event(&mut tx, EventType::NumberReleased, tenant.actor.into(), &rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Deleted)
             }

@@ -2,11 +2,14 @@
 //! loads state under a lock, asks the domain what to do, and writes the answer.
 
 pub mod caller_ids;
+pub mod events;
 pub mod lifecycle;
 pub mod lookups;
 pub mod numbers;
 pub mod orders;
 pub mod resources;
+pub mod views;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -50,6 +53,9 @@ pub struct Core {
     pub carrier_concurrency: usize,
     /// Caller-ID verification window and polling (`caller_ids.*`).
     pub caller_ids: CallerIdConfig,
+    /// Audit log retention and webhook delivery.
+    pub outbound: events::Outbound,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Access keys this node checked recently, by the key's hash, each trusted for `ttl`: most

@@ -5,6 +5,7 @@ use sqlx::AnyConnection;
 
 use super::{carrier_unavailable, Core, Tenant};
 use crate::carrier::within;
+use crate::domain::events::EventType;
 use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
@@ -178,6 +179,7 @@ impl Core {
             }
             Err(e) => return Err(e.into()),
         };
+        self.record_number_event(&mut tx, EventType::NumberRegistered, tenant.actor.into(), &rec, now).await?;
         tx.commit().await?;
         Ok(rec)
     }
@@ -256,6 +258,7 @@ impl Core {
             }
             rec.updated_at = now;
             numbers::update(&mut tx, &rec).await?;
+            self.record_number_event(&mut tx, EventType::NumberUpdated, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;
         self.with_release(rec).await

@@ -108,7 +108,7 @@ pub enum Outcome<'a> {
 }
 
 /// Records the outcome of an attempt.
-pub async fn finish(db: &Db, id: i64, outcome: Outcome<'_>, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn finish(conn: &mut AnyConnection, id: i64, outcome: Outcome<'_>, now: DateTime<Utc>) -> sqlx::Result<()> {
     let (status, run_at, error, refund) = match outcome {
         Outcome::Done => (JobStatus::Done, None, None, 0),
         Outcome::Retry { at, error, counted } => (JobStatus::Pending, Some(at), Some(error), i64::from(!counted)),
@@ -124,7 +124,7 @@ pub async fn finish(db: &Db, id: i64, outcome: Outcome<'_>, now: DateTime<Utc>) 
     .bind(to_micros(now))
     .bind(id)
     .bind(refund)
-    .execute(&db.pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

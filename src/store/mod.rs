@@ -2,11 +2,14 @@
 //! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
 
 pub mod caller_ids;
+pub mod events;
 pub mod jobs;
 pub mod numbers;
 pub mod orders;
 pub mod resources;
 mod seq;
+pub mod stats;
+pub mod webhooks;
 pub mod workspaces;
 
 use std::str::FromStr;

@@ -8,6 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::{parsed, Db};
 use crate::domain::clock::{from_micros, to_micros};
+use crate::domain::events::{Event, EventActor, EventType};
 use crate::domain::ids::{AccessKeyId, WorkspaceId};
 
 const KEY_PREFIX: &str = "nbd_";
@@ -98,7 +99,22 @@ async fn insert_key(conn: &mut AnyConnection, workspace: WorkspaceId, now: DateT
         .bind(to_micros(now))
         .execute(&mut *conn)
         .await?;
+    key_event(conn, EventType::AccessKeyCreated, workspace, id, &secret[..KEY_PREFIX.len() + 6], now).await?;
     Ok(NewKey { id, secret })
+}
+
+/// Keys are made and revoked by the operator's command line: the audit log says so.
+async fn key_event(
+    conn: &mut AnyConnection,
+    event_type: EventType,
+    workspace: WorkspaceId,
+    key: AccessKeyId,
+    prefix: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let mut event = Event::new(event_type, workspace, now, EventActor::cli());
+    event.data = serde_json::json!({ "id": key, "prefix": prefix });
+    super::events::record(conn, &event, now).await
 }
 
 pub async fn get_workspace(conn: &mut AnyConnection, id: WorkspaceId) -> sqlx::Result<Option<Workspace>> {
@@ -120,14 +136,28 @@ pub async fn create_key(db: &Db, workspace: WorkspaceId, now: DateTime<Utc>) -> 
     Ok(Some(key))
 }
 
-/// Revokes a key; `false` if no such key exists. Revoking twice keeps the first time.
+/// Revokes a key; `false` if no such key exists. Revoking twice keeps the first time (and the
+/// one event).
 pub async fn revoke_key(db: &Db, key: AccessKeyId, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let done = sqlx::query("UPDATE access_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2")
+    let mut tx = db.begin_write().await?;
+    let Some(row) = sqlx::query("SELECT workspace_id, key_prefix FROM access_keys WHERE id = $1")
+        .bind(key.to_string())
+        .fetch_optional(&mut *tx)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let done = sqlx::query("UPDATE access_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
         .bind(to_micros(now))
         .bind(key.to_string())
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
-    Ok(done.rows_affected() == 1)
+    if done.rows_affected() == 1 {
+        let prefix: String = row.try_get("key_prefix")?;
+        key_event(&mut tx, EventType::AccessKeyRevoked, parsed(&row, "workspace_id")?, key, &prefix, now).await?;
+    }
+    tx.commit().await?;
+    Ok(true)
 }
 
 pub async fn list_keys(db: &Db, workspace: WorkspaceId) -> sqlx::Result<Vec<AccessKeyInfo>> {

@@ -164,8 +164,15 @@ impl TestApp {
 
     /// Another node on the same database (and the same scripted carrier).
     pub async fn another_node(&self) -> TestApp {
+        self.another_node_with(|_| {}).await
+    }
+
+    /// Another node on the same database, configured differently.
+    pub async fn another_node_with(&self, tweak: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb { url: self.db.url.clone(), _dir: None };
-        Self::start(db, self.config.clone(), self.carrier.clone(), self.clock.clone()).await
+        let mut config = self.config.clone();
+        tweak(&mut config);
+        Self::start(db, config, self.carrier.clone(), self.clock.clone()).await
     }
 
     async fn start(db: TestDb, config: Config, carrier: Arc<ScriptedCarrier>, clock: Arc<ShiftedClock>) -> TestApp {

@@ -109,9 +109,18 @@ async fn ids_survive_the_migration(b: Backend) {
     // The schema as it stood before 0003, with rows numbered across workspaces.
     let db = crate::common::migrated_before(&test_db, b, 3).await;
     let now = chrono::Utc::now();
-    let (a, a_key) = workspaces::create_workspace(&db, "A", false, now).await.unwrap();
-    let (b_ws, b_key) = workspaces::create_workspace(&db, "B", false, now).await.unwrap();
-    let (a_id, b_id) = (a.id.to_string(), b_ws.id.to_string());
+    // Workspaces as that numberd wrote them (today's also record an event, a later table); their
+    // keys are made once the service runs.
+    let (a_id, b_id) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    for (id, name) in [(&a_id, "A"), (&b_id, "B")] {
+        sqlx::query("INSERT INTO workspaces (id, name, test_mode, created_at) VALUES ($1, $2, 0, $3)")
+            .bind(id)
+            .bind(name)
+            .bind(now.timestamp_micros())
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
     for table in ["numbers", "assistants", "campaigns", "calls"] {
         // seq 1 and 3 go to A, 2 to B.
         old_style_insert(&db, &a_id, table, 1).await;
@@ -128,6 +137,8 @@ async fn ids_survive_the_migration(b: Backend) {
     db.pool.close().await;
 
     let app = TestApp::spawn_on(test_db).await;
+    let key = |id: &str| workspaces::create_key(&app.running.core.db, id.parse().unwrap(), now);
+    let (a_key, b_key) = (key(&a_id).await.unwrap().unwrap(), key(&b_id).await.unwrap().unwrap());
     let (a, b_ws) = (app.as_workspace(a_id, a_key.secret), app.as_workspace(b_id, b_key.secret));
     let autocalls_ids =
         |list: Value| -> Vec<i64> { list["results"].as_array().unwrap().iter().map(|r| r["autocallsId"].as_i64().unwrap()).collect() };

@@ -4,7 +4,7 @@
 mod caller_ids;
 mod contract;
 mod fake_telnyx;
-mod fake_twilio;
+pub(crate) mod fake_twilio;
 mod held;
 mod orders;
 mod release;
