@@ -6,8 +6,7 @@ use super::ids::AccessKeyId;
 use super::number::str_enum;
 
 str_enum!(
-    /// Every kind of event numberd records. `number.purchased`, `caller_id.verified`,
-    /// `order.completed` and `order.failed` belong to carrier features that emit them once built.
+    /// Every kind of event numberd records.
     EventType {
         NumberRegistered = "number.registered",
         NumberPurchased = "number.purchased",

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{JobFailure, JobKind, JobType, Retry};
 use crate::domain::ids::{OrderId, OrderItemId, WorkspaceId};
 use crate::service::orders::Attempt;
-use crate::service::Core;
+use crate::service::{Actor, Core};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NumberPurchase {
@@ -32,7 +32,7 @@ impl JobType for NumberPurchase {
     }
 
     async fn run(&self, core: &Core) -> Result<(), JobFailure> {
-        match core.advance_item(self).await? {
+        match core.advance_item(self, Actor::Worker).await? {
             Attempt::Settled => Ok(()),
             // Not a failure: the carrier settles the order later. Looking again is not counted.
             Attempt::Waiting(delay) => Err(JobFailure::new("the carrier's order is still pending", Retry::Poll(delay))),

@@ -11,6 +11,7 @@ use super::{carrier_unavailable, Actor, Core, Tenant};
 use crate::carrier::account::{CallerIdVerification, VerificationStatus};
 use crate::carrier::{within, CarrierError};
 use crate::domain::caller_id::{CallerIdRecord, VerificationState};
+use crate::domain::events::EventType;
 use crate::domain::ids::{CallerIdId, NumberId, WorkspaceId};
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
 use crate::domain::phone::E164;
@@ -171,7 +172,7 @@ impl Core {
             other => carrier_unavailable(&rec.account, other),
         })?;
         match answer.status {
-            VerificationStatus::Verified => self.complete_caller_id(rec.workspace_id, rec.id, &answer).await,
+            VerificationStatus::Verified => self.complete_caller_id(rec.workspace_id, rec.id, &answer, tenant.actor).await,
             VerificationStatus::Pending => Ok(rec),
         }
     }
@@ -200,7 +201,7 @@ impl Core {
         let again = |after: Duration, why: String| Ok(Check::Again { after: after.min(until_expiry), why });
         match within(self.carrier_timeout, account.caller_id(&rec.e164)).await {
             Ok(Some(v)) if v.status == VerificationStatus::Verified => {
-                self.complete_caller_id(ws, id, &v).await?;
+                self.complete_caller_id(ws, id, &v, Actor::Worker).await?;
                 Ok(Check::Settled)
             }
             Ok(_) => again(self.poll_interval(), "waiting for the owner to verify".into()),
@@ -233,8 +234,10 @@ impl Core {
     }
 
     /// The carrier confirmed: in one transaction the `callerId` number joins the inventory, held
-    /// at the account, and the verification points at it. Idempotent: a settled one is returned.
-    async fn complete_caller_id(&self, ws: WorkspaceId, id: CallerIdId, v: &CallerIdVerification) -> Result<CallerIdRecord> {
+    /// at the account, the verification points at it and `caller_id.verified` is recorded (by
+    /// `actor`: the key that submitted the code, or the worker's check). Idempotent: a settled
+    /// one is returned.
+    async fn complete_caller_id(&self, ws: WorkspaceId, id: CallerIdId, v: &CallerIdVerification, actor: Actor) -> Result<CallerIdRecord> {
         let mut tx = self.db.begin_write().await?;
         let mut rec = store::get(&mut tx, ws, id, self.db.for_update()).await?.ok_or_else(not_found)?;
         if rec.status != VerificationState::Pending {
@@ -252,7 +255,7 @@ impl Core {
             return Ok(rec);
         }
         let w = workspaces::get_workspace(&mut tx, ws).await?.ok_or_else(not_found)?;
-        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode, actor: Actor::Worker }).await?;
+        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode, actor }).await?;
         let parsed = E164::parse(&rec.e164, None).map_err(|e| Error::internal("stored caller id", e))?;
         let number = NumberRecord {
             seq: 0,
@@ -281,6 +284,7 @@ impl Core {
         rec.carrier_ref = Some(carrier_ref);
         rec.updated_at = real_now;
         store::update(&mut tx, &rec).await?;
+        self.record_number_event(&mut tx, EventType::CallerIdVerified, actor.into(), &number, now).await?;
         tx.commit().await?;
         Ok(rec)
     }

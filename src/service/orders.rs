@@ -12,13 +12,17 @@
 use sha2::{Digest, Sha256};
 
 use super::numbers::{insert_live, validate_nickname, Draft};
+use super::views::OrderView;
 use super::{carrier_unavailable, Actor, Core, Tenant};
 use crate::carrier::account::{AvailableNumber, OwnedNumber, Purchase, SearchQuery};
 use crate::carrier::{removal, within, CarrierError};
+use crate::domain::events::{Event, EventType};
 use crate::domain::ids::{OrderId, OrderItemId, WorkspaceId};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberType};
-use crate::domain::order::{order_status, ItemError, ItemRecord, ItemStage, ItemStatus, OrderRecord, IDEMPOTENCY_WINDOW, MAX_ITEMS};
+use crate::domain::order::{
+    order_status, ItemError, ItemRecord, ItemStage, ItemStatus, OrderRecord, OrderStatus, IDEMPOTENCY_WINDOW, MAX_ITEMS,
+};
 use crate::domain::phone::E164;
 use crate::domain::record::{AccountKind, CarrierHolding};
 use crate::error::{Code, Error, Result};
@@ -231,6 +235,8 @@ impl Core {
                 Err(e) if is_unique_violation(&e) && key.is_some() && tries < 3 => continue,
                 Err(e) => return Err(e.into()),
             };
+            // Every number already in the workspace: the order is failed from the start.
+            self.record_order_event(&mut tx, tenant.actor, &order, now).await?;
             // The jobs wait out a lease while this request makes the first attempt; if the
             // request dies, they take over.
             let lease = chrono::Duration::milliseconds(self.outbox.lease_ms as i64);
@@ -244,7 +250,7 @@ impl Core {
 
         let attempts = order.items.iter().filter(|i| i.status == ItemStatus::Pending).map(|item| async move {
             let job = NumberPurchase { workspace_id: tenant.id, order_id: order.id, item_id: item.id };
-            let next = match self.advance_item(&job).await {
+            let next = match self.advance_item(&job, tenant.actor).await {
                 Ok(Attempt::Settled) => None,
                 Ok(Attempt::Waiting(delay)) => Some(delay),
                 Err(f) => Some(match f.retry {
@@ -274,16 +280,18 @@ impl Core {
         Ok(orders::list(&mut conn, tenant.id, after, limit).await?)
     }
 
-    /// The workspace a job acts in, with its clock's mode.
-    async fn worker_tenant(&self, ws: WorkspaceId) -> Result<Tenant> {
+    /// The workspace an attempt acts in, with its clock's mode.
+    async fn attempt_tenant(&self, ws: WorkspaceId, actor: Actor) -> Result<Tenant> {
         let mut conn = self.db.pool.acquire().await?;
         let w = workspaces::get_workspace(&mut conn, ws).await?.ok_or_else(|| Error::internal("number purchase", "workspace gone"))?;
-        Ok(Tenant { id: ws, test_mode: w.test_mode, actor: Actor::Worker })
+        Ok(Tenant { id: ws, test_mode: w.test_mode, actor })
     }
 
-    /// One step of the saga for one item, from where it stands.
-    pub async fn advance_item(&self, job: &NumberPurchase) -> Result<Attempt, JobFailure> {
-        let tenant = self.worker_tenant(job.workspace_id).await?;
+    /// One step of the saga for one item, from where it stands. `actor` is the access key when
+    /// the ordering request makes the attempt itself, the worker when the job does: whichever
+    /// settles the item is named on its events.
+    pub async fn advance_item(&self, job: &NumberPurchase, actor: Actor) -> Result<Attempt, JobFailure> {
+        let tenant = self.attempt_tenant(job.workspace_id, actor).await?;
         let order = self.get_order(tenant, job.order_id).await?;
         let item = order.items.iter().find(|i| i.id == job.item_id).cloned().ok_or("the order has no such item")?;
         if item.status != ItemStatus::Pending {
@@ -362,20 +370,48 @@ impl Core {
         Ok(locked.and_then(|o| o.items.into_iter().find(|i| i.id == item)))
     }
 
-    /// Settles a pending item and its order's status, under the order's lock.
+    /// Settles a pending item and its order's status, under the order's lock. The item that
+    /// settles an order's last pending one records the order's outcome, once.
     async fn settle_item(
         &self,
         conn: &mut sqlx::AnyConnection,
+        tenant: Tenant,
         order: &OrderRecord,
         mut item: ItemRecord,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<()> {
         item.updated_at = now;
         orders::update_item(conn, &item).await?;
-        let locked = orders::get(conn, order.workspace_id, order.id, crate::store::RowLock::None).await?;
-        let statuses: Vec<ItemStatus> = locked.iter().flat_map(|o| o.items.iter().map(|i| i.status)).collect();
-        orders::update_status(conn, order.id, order_status(&statuses), now).await?;
+        let Some(mut settled) = orders::get(conn, order.workspace_id, order.id, crate::store::RowLock::None).await? else {
+            return Ok(());
+        };
+        let before = settled.status;
+        settled.status = order_status(&settled.items.iter().map(|i| i.status).collect::<Vec<_>>());
+        settled.updated_at = now;
+        orders::update_status(conn, order.id, settled.status, now).await?;
+        if before == OrderStatus::Pending {
+            self.record_order_event(conn, tenant.actor, &settled, now).await?;
+        }
         Ok(())
+    }
+
+    /// Records `order.completed` (every number bought, or some: `partial`) or `order.failed` (none
+    /// bought) for an order that has just reached that status; nothing while it is pending.
+    async fn record_order_event(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        actor: Actor,
+        order: &OrderRecord,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        let event_type = match order.status {
+            OrderStatus::Pending => return Ok(()),
+            OrderStatus::Completed | OrderStatus::Partial => EventType::OrderCompleted,
+            OrderStatus::Failed => EventType::OrderFailed,
+        };
+        let mut event = Event::new(event_type, order.workspace_id, now, actor.into());
+        event.data = serde_json::to_value(OrderView::from(order)).map_err(|e| Error::internal("event data", e))?;
+        self.record_event(conn, event).await
     }
 
     async fn fail(&self, tenant: Tenant, order: &OrderRecord, item: &ItemRecord, error: Option<ItemError>) -> Result<Attempt, JobFailure> {
@@ -383,7 +419,7 @@ impl Core {
         let now = self.now(&mut tx, tenant).await?;
         if let Some(mut current) = self.locked_item(&mut tx, order, item.id).await?.filter(|i| i.status == ItemStatus::Pending) {
             current.settle(ItemStatus::Failed, error, now);
-            self.settle_item(&mut tx, order, current, now).await?;
+            self.settle_item(&mut tx, tenant, order, current, now).await?;
             tx.commit().await?;
         }
         Ok(Attempt::Settled)
@@ -431,7 +467,8 @@ impl Core {
         let number = insert_live(&mut tx, draft, now).await.map_err(Error::from)?;
         current.number_id = Some(number.id);
         current.settle(ItemStatus::Purchased, None, now);
-        self.settle_item(&mut tx, order, current, now).await?;
+        self.record_number_event(&mut tx, EventType::NumberPurchased, tenant.actor.into(), &number, now).await?;
+        self.settle_item(&mut tx, tenant, order, current, now).await?;
         tx.commit().await?;
         Ok(Attempt::Settled)
     }

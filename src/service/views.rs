@@ -1,4 +1,5 @@
-//! Response bodies of the native API. `NumberView` is Bird's `Number` plus numberd's fields.
+//! Response bodies of the native API that events carry too. `NumberView` is Bird's `Number` plus
+//! numberd's fields; `OrderView` is a number order.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -7,7 +8,8 @@ use uuid::Uuid;
 
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
-use crate::domain::record::{BilledPeriod, NumberRecord};
+use crate::domain::order::{ItemRecord, OrderRecord};
+use crate::domain::record::{AccountKind, BilledPeriod, NumberRecord};
 use crate::jobs::Job;
 use crate::service::numbers::NumberWithRelease;
 
@@ -263,4 +265,72 @@ pub struct NumberList {
     pub results: Vec<NumberView>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_page_token: Option<String>,
+}
+
+/// A carrier account, by its name in numberd's configuration.
+#[derive(Serialize, ToSchema)]
+pub struct AccountView {
+    pub name: String,
+    /// `twilio` or `telnyx`.
+    pub kind: &'static str,
+}
+
+impl AccountView {
+    pub fn new(name: &str, kind: AccountKind) -> Self {
+        AccountView { name: name.to_owned(), kind: kind.as_str() }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ItemErrorView {
+    /// `number_already_exists`, `carrier_rejected` or `carrier_order_failed`.
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderItemView {
+    pub number: String,
+    /// `pending`, `purchased` or `failed`.
+    pub status: &'static str,
+    /// The number in the inventory, once purchased.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub number_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<ItemErrorView>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OrderView {
+    pub id: Uuid,
+    /// `pending` (some number is not settled yet), `completed`, `partial` or `failed`.
+    pub status: &'static str,
+    pub carrier: AccountView,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub numbers: Vec<OrderItemView>,
+}
+
+fn item_view(i: &ItemRecord) -> OrderItemView {
+    OrderItemView {
+        number: i.e164.clone(),
+        status: i.status.as_str(),
+        number_id: i.number_id.map(|n| n.0),
+        error: i.error.as_ref().map(|e| ItemErrorView { code: e.code.clone(), message: e.message.clone() }),
+    }
+}
+
+impl From<&OrderRecord> for OrderView {
+    fn from(o: &OrderRecord) -> Self {
+        OrderView {
+            id: o.id.0,
+            status: o.status.as_str(),
+            carrier: AccountView::new(&o.carrier_account, o.carrier_kind),
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            numbers: o.items.iter().map(item_view).collect(),
+        }
+    }
 }

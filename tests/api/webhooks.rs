@@ -29,14 +29,14 @@ both_backends!(
 
 /// A webhook receiver: records every request and answers the scripted statuses (then 200).
 #[derive(Clone, Default)]
-struct Receiver {
+pub struct Receiver {
     got: Arc<Mutex<Vec<(HeaderMap, String)>>>,
     answers: Arc<Mutex<VecDeque<u16>>>,
     delay: Arc<Mutex<Option<StdDuration>>>,
 }
 
 impl Receiver {
-    async fn spawn() -> (Receiver, String) {
+    pub async fn spawn() -> (Receiver, String) {
         let r = Receiver::default();
         let app = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(r.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,11 +49,11 @@ impl Receiver {
         self.answers.lock().unwrap().extend(statuses);
     }
 
-    fn requests(&self) -> Vec<(HeaderMap, String)> {
+    pub fn requests(&self) -> Vec<(HeaderMap, String)> {
         self.got.lock().unwrap().clone()
     }
 
-    fn bodies(&self) -> Vec<Value> {
+    pub fn bodies(&self) -> Vec<Value> {
         self.requests().iter().map(|(_, b)| serde_json::from_str(b).unwrap()).collect()
     }
 }
@@ -68,16 +68,16 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) ->
     AxumStatus::from_u16(status).unwrap()
 }
 
-async fn private_app(b: Backend) -> TestApp {
+pub async fn private_app(b: Backend) -> TestApp {
     TestApp::spawn_with(b, |c| c.webhooks.allow_private = true).await
 }
 
 /// Runs the webhooks queue once, as the worker's pass does.
-async fn deliver(app: &TestApp) {
+pub async fn deliver(app: &TestApp) {
     app.running.core.work(Queue::Webhooks, &|| false).await.unwrap();
 }
 
-async fn create(ws: &Ws, url: &str, events: Value) -> Value {
+pub async fn create(ws: &Ws, url: &str, events: Value) -> Value {
     let (status, hook) = ws.post("./webhooks", json!({ "url": url, "events": events })).await;
     assert_eq!(status, StatusCode::CREATED, "{hook}");
     hook

@@ -4,19 +4,16 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::paging::{page, PageParams};
+use super::views::{AccountView, OrderView};
 use crate::carrier::account::{AvailableNumber, Capability, NumberType as SearchType};
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberType};
-use crate::domain::order::{ItemRecord, OrderRecord};
-use crate::domain::record::AccountKind;
 use crate::error::{Error, Result};
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
@@ -80,20 +77,6 @@ pub struct SearchQuery {
     pub limit: Option<i64>,
     /// The carrier account to search (a name from the configuration); default: `default_carrier`.
     pub carrier: Option<String>,
-}
-
-/// A carrier account, by its name in numberd's configuration.
-#[derive(Serialize, ToSchema)]
-pub struct AccountView {
-    pub name: String,
-    /// `twilio` or `telnyx`.
-    pub kind: &'static str,
-}
-
-impl AccountView {
-    fn new(name: &str, kind: AccountKind) -> Self {
-        AccountView { name: name.to_owned(), kind: kind.as_str() }
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -180,60 +163,6 @@ pub struct CreateOrder {
     /// Recorded on every number bought and on its billing periods.
     #[serde(default)]
     pub monthly_recurring_price: Option<Money>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ItemErrorView {
-    /// `number_already_exists`, `carrier_rejected` or `carrier_order_failed`.
-    pub code: String,
-    pub message: String,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderItemView {
-    pub number: String,
-    /// `pending`, `purchased` or `failed`.
-    pub status: &'static str,
-    /// The number in the inventory, once purchased.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub number_id: Option<Uuid>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<ItemErrorView>,
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct OrderView {
-    pub id: Uuid,
-    /// `pending` (some number is not settled yet), `completed`, `partial` or `failed`.
-    pub status: &'static str,
-    pub carrier: AccountView,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub numbers: Vec<OrderItemView>,
-}
-
-fn item_view(i: &ItemRecord) -> OrderItemView {
-    OrderItemView {
-        number: i.e164.clone(),
-        status: i.status.as_str(),
-        number_id: i.number_id.map(|n| n.0),
-        error: i.error.as_ref().map(|e| ItemErrorView { code: e.code.clone(), message: e.message.clone() }),
-    }
-}
-
-impl From<&OrderRecord> for OrderView {
-    fn from(o: &OrderRecord) -> Self {
-        OrderView {
-            id: o.id.0,
-            status: o.status.as_str(),
-            carrier: AccountView::new(&o.carrier_account, o.carrier_kind),
-            created_at: o.created_at,
-            updated_at: o.updated_at,
-            numbers: o.items.iter().map(item_view).collect(),
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]

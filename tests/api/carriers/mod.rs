@@ -3,6 +3,7 @@
 
 mod caller_ids;
 mod contract;
+mod events;
 mod fake_telnyx;
 pub(crate) mod fake_twilio;
 mod held;

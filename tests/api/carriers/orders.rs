@@ -18,6 +18,7 @@ use super::fake_twilio::{self, FakeTwilio};
 use super::{Dialect, FakeServer, Fault, ForSale};
 use crate::both_backends;
 use crate::common::{assert_bird_number, bird_number_validator, Backend, TestApp, Ws};
+use crate::events::all_events;
 
 both_backends!(
     twilio_number_bought_used_and_released,
@@ -390,6 +391,10 @@ async fn server_error_after_purchase<D: Books>(b: Backend, fake: FakeServer<D>) 
     assert_eq!(buys(&fake), 1, "found again, not bought again: {:?}", fake.state.common().seen());
     let (_, n) = ws.get(&format!("./numbers/{}", o["numbers"][0]["numberId"].as_str().unwrap())).await;
     assert_eq!(n["carrier"]["kind"], D::KIND, "{n}");
+    // The request's attempt failed; the job that found the purchase recorded it, once.
+    let events = all_events(&ws, "").await;
+    let actors = |t: &str| events.iter().filter(|e| e["type"] == t).map(|e| e["actor"]["name"].clone()).collect::<Vec<_>>();
+    assert_eq!((actors("number.purchased"), actors("order.completed")), (vec![json!("worker")], vec![json!("worker")]));
     fake.assert_faithful();
 }
 
@@ -417,6 +422,9 @@ async fn compensation_releases_what_cannot_be_kept(b: Backend) {
     assert!(o["numbers"][0]["error"]["message"].as_str().unwrap().contains("released"), "{o}");
     assert!(fake.state.held_numbers().is_empty(), "released at the carrier");
     assert!(fake.state.common().seen().iter().any(|r| r.starts_with("DELETE")), "{:?}", fake.state.common().seen());
+    // Nothing was purchased for the workspace: the order failed, and says so once.
+    let types: Vec<Value> = all_events(&ws, "").await.iter().map(|e| e["type"].clone()).collect();
+    assert_eq!(types, vec![json!("order.failed"), json!("number.registered"), json!("access_key.created")], "newest first");
     fake.assert_faithful();
 }
 
@@ -481,6 +489,19 @@ async fn crash_drill<D: Books>(b: Backend, fake: FakeServer<D>, orders: usize) {
         }
     }
     assert_eq!(inventory.len(), 2 * written);
+    // Whether the request or a job (first, retried, or racing the request) completed each
+    // purchase, each number and each order was recorded exactly once.
+    let events = all_events(&ws, "").await;
+    let mut purchased: Vec<&str> =
+        events.iter().filter(|e| e["type"] == "number.purchased").map(|e| e["data"]["number"].as_str().unwrap()).collect();
+    purchased.sort();
+    assert_eq!(purchased, inventory);
+    let mut completed: Vec<&str> =
+        events.iter().filter(|e| e["type"] == "order.completed").map(|e| e["data"]["id"].as_str().unwrap()).collect();
+    completed.sort();
+    completed.dedup();
+    assert_eq!(completed.len(), written, "one order.completed per order");
+    assert_eq!(events.iter().filter(|e| e["type"] == "order.completed").count(), written, "and no order twice");
     fake.assert_faithful();
 }
 
