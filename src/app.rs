@@ -54,20 +54,21 @@ pub fn carrier_for(config: &Config) -> Arc<dyn Carrier> {
 /// A client for every configured carrier account, by name (none configured: an empty map).
 pub fn carrier_accounts(config: &Config) -> anyhow::Result<BTreeMap<String, Arc<dyn CarrierAccount>>> {
     let timeout = config.carrier_timeout();
-    let client = |account: &CarrierAccountConfig| -> Result<Arc<dyn CarrierAccount>, String> {
+    // The name labels the account's carrier_requests_total and latency metrics.
+    let client = |name: &str, account: &CarrierAccountConfig| -> Result<Arc<dyn CarrierAccount>, String> {
         Ok(match account {
             CarrierAccountConfig::Twilio { account_sid, auth_token, base_url, max_concurrent_requests } => {
-                Arc::new(TwilioClient::new(base_url, account_sid, auth_token.clone(), timeout, *max_concurrent_requests)?)
+                Arc::new(TwilioClient::new(name, base_url, account_sid, auth_token.clone(), timeout, *max_concurrent_requests)?)
             }
             CarrierAccountConfig::Telnyx { api_key, base_url, max_concurrent_requests } => {
-                Arc::new(TelnyxClient::new(base_url, api_key.clone(), timeout, *max_concurrent_requests)?)
+                Arc::new(TelnyxClient::new(name, base_url, api_key.clone(), timeout, *max_concurrent_requests)?)
             }
         })
     };
     config
         .carriers
         .iter()
-        .map(|(name, account)| Ok((name.clone(), client(account).map_err(|e| anyhow::anyhow!("carriers.{name}: {e}"))?)))
+        .map(|(name, account)| Ok((name.clone(), client(name, account).map_err(|e| anyhow::anyhow!("carriers.{name}: {e}"))?)))
         .collect()
 }
 

@@ -15,7 +15,7 @@ pub(crate) struct Transport {
     pub client: reqwest::Client,
     base: Url,
     permits: Semaphore,
-    /// The account as metrics name it: the carrier API's host and port.
+    /// The account as metrics name it: its name in the configuration (`[carriers.NAME]`).
     account: String,
 }
 
@@ -34,14 +34,13 @@ pub(crate) struct Refusal {
 }
 
 impl Transport {
-    pub fn new(base_url: &str, timeout: Duration, max_concurrent: usize) -> Result<Transport, String> {
+    pub fn new(account: &str, base_url: &str, timeout: Duration, max_concurrent: usize) -> Result<Transport, String> {
         let mut base = Url::parse(base_url).map_err(|e| format!("base_url {base_url:?}: {e}"))?;
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
         }
         let client = reqwest::Client::builder().timeout(timeout).build().map_err(|e| e.to_string())?;
-        let account = format!("{}:{}", base.host_str().unwrap_or_default(), base.port_or_known_default().unwrap_or_default());
-        Ok(Transport { client, base, permits: Semaphore::new(max_concurrent), account })
+        Ok(Transport { client, base, permits: Semaphore::new(max_concurrent), account: account.to_owned() })
     }
 
     /// The base URL plus path segments, each percent-encoded as needed.

@@ -87,8 +87,8 @@ fn region(info: &[RegionInfo], kinds: &[&str]) -> Option<String> {
 }
 
 impl TelnyxClient {
-    pub fn new(base_url: &str, api_key: Secret, timeout: Duration, max_concurrent: usize) -> Result<Self, String> {
-        Ok(TelnyxClient { http: Transport::new(base_url, timeout, max_concurrent)?, api_key })
+    pub fn new(name: &str, base_url: &str, api_key: Secret, timeout: Duration, max_concurrent: usize) -> Result<Self, String> {
+        Ok(TelnyxClient { http: Transport::new(name, base_url, timeout, max_concurrent)?, api_key })
     }
 
     async fn call(

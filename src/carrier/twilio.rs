@@ -95,8 +95,16 @@ fn refusal(reply: &Reply) -> Refusal {
 }
 
 impl TwilioClient {
-    pub fn new(base_url: &str, account_sid: &str, auth_token: Secret, timeout: Duration, max_concurrent: usize) -> Result<Self, String> {
-        Ok(TwilioClient { http: Transport::new(base_url, timeout, max_concurrent)?, account_sid: account_sid.to_owned(), auth_token })
+    pub fn new(
+        name: &str,
+        base_url: &str,
+        account_sid: &str,
+        auth_token: Secret,
+        timeout: Duration,
+        max_concurrent: usize,
+    ) -> Result<Self, String> {
+        let http = Transport::new(name, base_url, timeout, max_concurrent)?;
+        Ok(TwilioClient { http, account_sid: account_sid.to_owned(), auth_token })
     }
 
     async fn call(

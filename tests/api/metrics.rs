@@ -11,7 +11,7 @@ use serde_json::json;
 
 use crate::both_backends;
 use crate::carriers::fake_twilio::{FakeTwilio, ACCOUNT_SID, AUTH_TOKEN};
-use crate::carriers::{client, ForSale};
+use crate::carriers::{hex_id, named_client, ForSale};
 use crate::common::{Backend, TestApp};
 
 both_backends!(metrics_move_with_traffic);
@@ -82,9 +82,12 @@ async fn metrics_move_with_traffic(b: Backend) {
     ws.patch(&format!("./numbers/{}", list["results"][0]["id"].as_str().unwrap()), json!({ "nickname": "x" })).await;
     app.running.core.work(Queue::Webhooks, &|| false).await.unwrap();
 
-    // A carrier request, counted by account, operation and outcome.
+    // A carrier request, counted by account (its name in the configuration: unique here, as
+    // tests in this process share the counters), operation and outcome.
     let fake = FakeTwilio::spawn(vec![ForSale::us("+14155550199", "Local", true)]).await;
-    let twilio = client(
+    let account = format!("us-{}", hex_id(8));
+    let twilio = named_client(
+        &account,
         CarrierAccountConfig::Twilio {
             account_sid: ACCOUNT_SID.into(),
             auth_token: Secret::new(AUTH_TOKEN),
@@ -97,7 +100,6 @@ async fn metrics_move_with_traffic(b: Backend) {
         SearchQuery { country: "US".into(), number_type: NumberType::Local, area_code: None, contains: None, capability: None, limit: 5 };
     assert_eq!(twilio.search(&q).await.unwrap().len(), 1);
     assert!(twilio.release("PN0000000000000000000000000000dead").await.is_err());
-    let account = fake.base_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
 
     app.clock.shift(Duration::days(40));
     let after = scrape(&app.base).await;
@@ -125,6 +127,8 @@ async fn metrics_move_with_traffic(b: Backend) {
     assert_eq!(carrier("DELETE IncomingPhoneNumbers", "refused"), 1.0);
     let latency = value(&after, "numberd_carrier_request_duration_seconds", &[("account", account.as_str()), ("operation", "GET Local")]);
     assert_eq!(latency, 1.0);
+    let host = fake.base_url.trim_start_matches("http://").trim_end_matches('/').to_owned();
+    assert!(label_values(&after).iter().all(|v| !v.contains(&host)), "the account's name, not its API's address");
 
     // Settled by a sweep, the lag is gone.
     numberd::app::sweep_once(&app.running.core, 100).await.unwrap();

@@ -200,10 +200,19 @@ pub fn hex_id(len: usize) -> String {
 
 /// A client for `account`, built from configuration the way `numberd serve` builds it.
 pub fn client(account: numberd::config::CarrierAccountConfig, timeout_ms: u64) -> Arc<dyn numberd::carrier::account::CarrierAccount> {
+    named_client("acct", account, timeout_ms)
+}
+
+/// A client for `account` configured as `[carriers.NAME]`.
+pub fn named_client(
+    name: &str,
+    account: numberd::config::CarrierAccountConfig,
+    timeout_ms: u64,
+) -> Arc<dyn numberd::carrier::account::CarrierAccount> {
     let mut config = numberd::config::Config::default();
     config.carrier.timeout_ms = timeout_ms;
-    config.carriers.insert("acct".into(), account);
-    numberd::app::carrier_accounts(&config).unwrap().remove("acct").unwrap()
+    config.carriers.insert(name.into(), account);
+    numberd::app::carrier_accounts(&config).unwrap().remove(name).unwrap()
 }
 
 pub fn twilio_account(fake: &FakeServer<fake_twilio::FakeTwilio>) -> numberd::config::CarrierAccountConfig {
