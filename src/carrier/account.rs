@@ -115,8 +115,10 @@ pub trait CarrierAccount: Send + Sync + std::fmt::Debug + 'static {
     async fn submit_code(&self, e164: &str, code: &str) -> Result<CallerIdVerification, CarrierError>;
     /// The caller ID's state at the carrier; `None` if the carrier has no verification for it.
     async fn caller_id(&self, e164: &str) -> Result<Option<CallerIdVerification>, CarrierError>;
-    /// Removes a verified caller ID; `NotFound` means it is already gone.
-    async fn remove_caller_id(&self, e164: &str) -> Result<(), CarrierError>;
+    /// Removes a verified caller ID; `NotFound` means it is already gone. `carrier_ref` is the
+    /// carrier's id for it as `caller_id` reported it at verification, when numberd kept one
+    /// (Twilio deletes by that sid; Telnyx is keyed by the number).
+    async fn remove_caller_id(&self, e164: &str, carrier_ref: Option<&str>) -> Result<(), CarrierError>;
 }
 
 /// An account where the service expects a [`Carrier`] (the release paths that exist today): a
@@ -132,7 +134,7 @@ impl Carrier for AccountCarrier {
     }
 
     async fn remove_caller_id(&self, number: &CarrierNumber) -> Result<(), CarrierError> {
-        self.0.remove_caller_id(&number.e164).await
+        self.0.remove_caller_id(&number.e164, None).await
     }
 }
 

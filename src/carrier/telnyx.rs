@@ -240,7 +240,7 @@ impl CarrierAccount for TelnyxClient {
         }
     }
 
-    async fn remove_caller_id(&self, e164: &str) -> Result<(), CarrierError> {
+    async fn remove_caller_id(&self, e164: &str, _carrier_ref: Option<&str>) -> Result<(), CarrierError> {
         self.call(Method::DELETE, &["verified_numbers", e164], &[], None).await?.ok(refusal)
     }
 }

@@ -231,9 +231,19 @@ impl CarrierAccount for TwilioClient {
         }))
     }
 
-    async fn remove_caller_id(&self, e164: &str) -> Result<(), CarrierError> {
-        let caller_id = self.verified_caller_id(e164).await?.ok_or(CarrierError::NotFound)?;
-        let resource = format!("{}.json", caller_id.sid);
+    /// By the stored sid when there is one (one request); otherwise the sid is looked up by number.
+    async fn remove_caller_id(&self, e164: &str, carrier_ref: Option<&str>) -> Result<(), CarrierError> {
+        let sid = match carrier_ref.filter(|r| is_caller_id_sid(r)) {
+            Some(sid) => sid.to_owned(),
+            None => self.verified_caller_id(e164).await?.ok_or(CarrierError::NotFound)?.sid,
+        };
+        let resource = format!("{sid}.json");
         self.call(Method::DELETE, &["OutgoingCallerIds", &resource], &[], None).await?.ok(refusal)
     }
+}
+
+/// An `OutgoingCallerId` sid as Twilio's document gives it: `PN` and 32 hex digits. Anything else
+/// stored as the ref (the number itself, for a verification that reported no sid) is looked up.
+fn is_caller_id_sid(r: &str) -> bool {
+    r.len() == 34 && r.starts_with("PN") && r[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }

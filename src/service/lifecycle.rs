@@ -198,7 +198,7 @@ impl Core {
                     .accounts
                     .get(&held.account)
                     .ok_or_else(|| CarrierError::Failed(format!("carrier account {:?} is not configured", held.account)))?;
-                removal(timeout, account.remove_caller_id(&rec.e164)).await
+                removal(timeout, account.remove_caller_id(&rec.e164, Some(&held.carrier_ref))).await
             }
         }
     }

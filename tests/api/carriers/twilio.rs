@@ -123,6 +123,10 @@ async fn twilio_caller_id_verify_and_remove() {
     assert!(fake.state.common.seen().contains(&delete));
     assert_eq!(twilio.caller_id(CHICAGO).await.unwrap(), None);
     assert_eq!(as_carrier.remove_caller_id(&number).await, Err(CarrierError::NotFound));
+    // By the sid numberd stored: the DELETE alone, and Twilio's 404 says it is already gone.
+    let before = fake.state.common.seen().len();
+    assert_eq!(twilio.remove_caller_id(CHICAGO, Some(&sid)).await, Err(CarrierError::NotFound));
+    assert_eq!(fake.state.common.seen()[before..], [delete]);
     fake.assert_faithful();
 }
 
