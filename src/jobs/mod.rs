@@ -110,13 +110,14 @@ pub trait JobType: Serialize + DeserializeOwned + Send + Sync {
     /// When to try again after the `attempts`-th failure, or `None` to park the job as failed.
     /// Default: `base * 2^(attempts-1)`, capped, up to `max_attempts`.
     fn retry_at(&self, attempts: i64, policy: &OutboxConfig, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        if attempts >= policy.max_attempts {
-            return None;
-        }
-        let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(40);
-        let delay = policy.backoff_base_ms.saturating_mul(1u64 << exp).min(policy.backoff_max_ms);
-        Some(now + Duration::milliseconds(delay as i64))
+        (attempts < policy.max_attempts).then(|| now + backoff(attempts, policy))
     }
+}
+
+/// The pause after the `attempts`-th failure: `base * 2^(attempts-1)`, capped at `backoff_max_ms`.
+pub fn backoff(attempts: i64, policy: &OutboxConfig) -> Duration {
+    let exp = u32::try_from(attempts.saturating_sub(1)).unwrap_or(u32::MAX).min(40);
+    Duration::milliseconds(policy.backoff_base_ms.saturating_mul(1u64 << exp).min(policy.backoff_max_ms) as i64)
 }
 
 /// Why an attempt failed, and what that means for the next one.

@@ -32,6 +32,7 @@ both_backends!(
     server_error_after_purchase_twilio,
     server_error_after_purchase_telnyx,
     compensation_releases_what_cannot_be_kept,
+    a_purchase_in_doubt_outlasts_max_attempts,
     crash_drill_twilio,
     crash_drill_telnyx,
 );
@@ -404,6 +405,31 @@ async fn server_error_after_purchase_twilio(b: Backend) {
 
 async fn server_error_after_purchase_telnyx(b: Backend) {
     server_error_after_purchase(b, telnyx(stock::<FakeTelnyx>(100, 1), 0).await).await;
+}
+
+/// The carrier bought the number but answered 500, then fails every lookup for longer than
+/// `outbox.max_attempts`: the purchase job must not give up (the carrier holds a billed number
+/// only a later attempt can bring home); once the carrier answers, the number is in the inventory,
+/// bought once.
+async fn a_purchase_in_doubt_outlasts_max_attempts(b: Backend) {
+    let fake = twilio(stock::<FakeTwilio>(100, 1)).await;
+    let app = app_with(b, &fake).await;
+    let ws = app.workspace(false).await;
+    fake.state.common().inject(Method::POST, FakeTwilio::BUY, Fault::ServerErrorAfterward);
+    let outages = app.config.outbox.max_attempts as usize + 2;
+    for _ in 0..outages {
+        fake.state.common().inject(Method::GET, FakeTwilio::BUY, Fault::ServerError);
+    }
+    let (_, o) = order(&ws, json!({"numbers": ["+14155550100"]}), None).await;
+    assert_eq!(o["status"], "pending", "{o}");
+    let o = settle(&app, &ws, o["id"].as_str().unwrap()).await;
+    assert_eq!(o["numbers"][0]["status"], "purchased", "{o}");
+    let lookups = fake.state.common().seen().iter().filter(|r| r.starts_with("GET") && r.ends_with(FakeTwilio::BUY)).count();
+    assert!(lookups > outages, "every outage was waited out: {lookups} lookups");
+    assert_eq!(buys(&fake), 1, "bought once");
+    let failed = numberd::store::jobs::list(&app.running.core.db, Some(numberd::jobs::JobStatus::Failed)).await.unwrap();
+    assert!(failed.is_empty(), "no purchase job parked: {failed:?}");
+    fake.assert_faithful();
 }
 
 /// The carrier holds a number numberd cannot keep (registered by hand while the purchase was in
