@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::{Carrier, CarrierError, CarrierNumber};
+use super::CarrierError;
 
 pub use crate::domain::record::AccountKind;
 
@@ -119,23 +119,6 @@ pub trait CarrierAccount: Send + Sync + std::fmt::Debug + 'static {
     /// carrier's id for it as `caller_id` reported it at verification, when numberd kept one
     /// (Twilio deletes by that sid; Telnyx is keyed by the number).
     async fn remove_caller_id(&self, e164: &str, carrier_ref: Option<&str>) -> Result<(), CarrierError>;
-}
-
-/// An account where the service expects a [`Carrier`] (the release paths that exist today): a
-/// release by E.164 finds the number's carrier id, then deletes it.
-#[derive(Clone, Debug)]
-pub struct AccountCarrier(pub Arc<dyn CarrierAccount>);
-
-#[async_trait]
-impl Carrier for AccountCarrier {
-    async fn release_number(&self, number: &CarrierNumber) -> Result<(), CarrierError> {
-        let owned = self.0.find_owned(&number.e164).await?.ok_or(CarrierError::NotFound)?;
-        self.0.release(&owned.carrier_ref).await
-    }
-
-    async fn remove_caller_id(&self, number: &CarrierNumber) -> Result<(), CarrierError> {
-        self.0.remove_caller_id(&number.e164, None).await
-    }
 }
 
 /// The configured carrier accounts by name, and the default one numbers are bought from.

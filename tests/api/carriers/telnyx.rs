@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use axum::http::Method;
 use numberd::carrier::account::*;
-use numberd::carrier::{Carrier, CarrierError, CarrierNumber};
+use numberd::carrier::CarrierError;
 use numberd::config::{CarrierAccountConfig, Secret};
 use std::time::Duration;
 
@@ -79,8 +79,7 @@ async fn telnyx_search_order_find_release() {
     assert!(fake.state.held().is_empty());
     assert!(fake.state.common.seen().contains(&format!("DELETE /v2/phone_numbers/{}", owned.carrier_ref)));
     assert_eq!(telnyx.release(&owned.carrier_ref).await, Err(CarrierError::NotFound), "404 on delete: already gone");
-    let number = CarrierNumber { e164: CHICAGO.into() };
-    assert_eq!(AccountCarrier(telnyx.clone()).release_number(&number).await, Err(CarrierError::NotFound));
+    assert_eq!(telnyx.find_owned(CHICAGO).await, Ok(None), "no longer held");
     fake.assert_faithful();
 }
 
@@ -99,12 +98,10 @@ async fn telnyx_caller_id_verify_and_remove() {
     assert_eq!(verified.status, VerificationStatus::Verified);
     assert_eq!(telnyx.caller_id(SF).await.unwrap().map(|v| v.status), Some(VerificationStatus::Verified));
 
-    let as_carrier = AccountCarrier(telnyx.clone());
-    let number = CarrierNumber { e164: SF.into() };
-    as_carrier.remove_caller_id(&number).await.unwrap();
+    telnyx.remove_caller_id(SF, None).await.unwrap();
     assert!(fake.state.common.seen().contains(&format!("DELETE /v2/verified_numbers/{SF}")));
     assert_eq!(telnyx.caller_id(SF).await.unwrap(), None);
-    assert_eq!(as_carrier.remove_caller_id(&number).await, Err(CarrierError::NotFound));
+    assert_eq!(telnyx.remove_caller_id(SF, None).await, Err(CarrierError::NotFound));
     fake.assert_faithful();
 }
 

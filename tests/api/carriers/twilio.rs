@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::Method;
 use numberd::carrier::account::*;
-use numberd::carrier::{removal, Carrier, CarrierError, CarrierNumber};
+use numberd::carrier::{removal, CarrierError};
 use numberd::config::{CarrierAccountConfig, Secret};
 
 use super::fake_twilio::{FakeTwilio, ACCOUNT_SID, AUTH_TOKEN, VALIDATION_CODE};
@@ -78,19 +78,18 @@ async fn twilio_search_buy_find_release() {
     assert!(fake.state.common.seen().contains(&delete), "{:?}", fake.state.common.seen());
     // Gone already: 404 (20404), which a removal counts as done.
     assert_eq!(twilio.release(&owned.carrier_ref).await, Err(CarrierError::NotFound));
-    let as_carrier = AccountCarrier(twilio.clone());
-    let number = CarrierNumber { e164: SF.into() };
-    assert_eq!(as_carrier.release_number(&number).await, Err(CarrierError::NotFound));
-    assert_eq!(removal(Duration::from_secs(5), as_carrier.release_number(&number)).await, Ok(()));
+    assert_eq!(twilio.find_owned(SF).await, Ok(None), "no longer held");
+    assert_eq!(removal(Duration::from_secs(5), twilio.release(&owned.carrier_ref)).await, Ok(()), "a removal counts 404 as done");
     fake.assert_faithful();
 }
 
 #[tokio::test]
-async fn twilio_release_by_number_through_the_carrier_seam() {
+async fn twilio_release_of_a_number_found_by_number() {
     let fake = FakeTwilio::spawn(stock()).await;
     let twilio = account(&fake, AUTH_TOKEN, 5_000);
     twilio.buy(CHICAGO, "item-1").await.unwrap();
-    AccountCarrier(twilio).release_number(&CarrierNumber { e164: CHICAGO.into() }).await.unwrap();
+    let owned = twilio.find_owned(CHICAGO).await.unwrap().expect("held");
+    twilio.release(&owned.carrier_ref).await.unwrap();
     assert!(fake.state.held().is_empty(), "found by number, then deleted by sid");
     fake.assert_faithful();
 }
@@ -116,13 +115,11 @@ async fn twilio_caller_id_verify_and_remove() {
     let sid = verified.carrier_ref.expect("the caller ID's sid");
     assert!(sid.starts_with("PN"));
 
-    let as_carrier = AccountCarrier(twilio.clone());
-    let number = CarrierNumber { e164: CHICAGO.into() };
-    as_carrier.remove_caller_id(&number).await.unwrap();
+    twilio.remove_caller_id(CHICAGO, None).await.unwrap();
     let delete = format!("DELETE /2010-04-01/Accounts/{ACCOUNT_SID}/OutgoingCallerIds/{sid}.json");
     assert!(fake.state.common.seen().contains(&delete));
     assert_eq!(twilio.caller_id(CHICAGO).await.unwrap(), None);
-    assert_eq!(as_carrier.remove_caller_id(&number).await, Err(CarrierError::NotFound));
+    assert_eq!(twilio.remove_caller_id(CHICAGO, None).await, Err(CarrierError::NotFound));
     // By the sid numberd stored: the DELETE alone, and Twilio's 404 says it is already gone.
     let before = fake.state.common.seen().len();
     assert_eq!(twilio.remove_caller_id(CHICAGO, Some(&sid)).await, Err(CarrierError::NotFound));
