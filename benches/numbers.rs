@@ -13,8 +13,9 @@
 //! printed as its median with the spread (min–max) over the rounds. Sizes: `BENCH_NUMBERS`
 //! (default 1,000,000, seeded with SQL, not through the API), `BENCH_SECONDS` per run (default
 //! 3), `BENCH_CONNECTIONS` (default 32), `BENCH_SWEEP` due numbers (default 50,000),
-//! `BENCH_JOBS` carrier jobs (default 20,000), `BENCH_BACKENDS` (default `sqlite,postgres`). PostgreSQL: `TEST_POSTGRES_URL` (a fresh schema in
-//! it, dropped at the end).
+//! `BENCH_JOBS` carrier jobs (default 20,000), `BENCH_BACKENDS` (default `sqlite,postgres`),
+//! `BENCH_ONLY` (some of get, list, prefix, release, register, sweep, jobs; default all).
+//! PostgreSQL: `TEST_POSTGRES_URL` (a fresh schema in it, dropped at the end).
 //!
 //! Under `cargo test` (no `--bench` argument) it runs tiny sizes as a smoke test, so it never rots.
 
@@ -38,6 +39,12 @@ use numberd::service::Core;
 use numberd::store::{workspaces, Db};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
+
+/// Whether `BENCH_ONLY` (a comma-separated list of get, list, prefix, release, register, sweep,
+/// jobs; default all) names this part of the table.
+fn part(name: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|p| p.trim() == name))
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -353,67 +360,75 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
     }
     println!("{name:<8} | seeded {} numbers in {:.1} s", sizes.numbers, seeding.elapsed().as_secs_f64());
 
-    // GET one number against a bare handler serving the same bytes.
-    let some = Arc::new(ids(&db, &ws, "dedicated", 1000).await);
-    let (status, one) = api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers/{}", some[0]), None).await;
-    assert_eq!(status, 200);
-    let bare = bare_handler(one).await;
-    let get: MakeRequest = {
-        let (ws, some) = (ws.clone(), some.clone());
-        Arc::new(move |i| Some((Method::GET, format!("/workspaces/{ws}/numbers/{}", some[i as usize % some.len()]), None)))
-    };
-    let (a, b, r) =
-        side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, get.clone()), || http_load(bare, &key, sizes, get.clone())).await;
-    report(name, "GET one number vs bare handler", a, b, &r, "≥ 0.5× (PostgreSQL ≥ 0.3×), p99 ≤ 2× the bare handler's");
+    if part("get") {
+        // GET one number against a bare handler serving the same bytes.
+        let some = Arc::new(ids(&db, &ws, "dedicated", 1000).await);
+        let (status, one) = api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers/{}", some[0]), None).await;
+        assert_eq!(status, 200);
+        let bare = bare_handler(one).await;
+        let get: MakeRequest = {
+            let (ws, some) = (ws.clone(), some.clone());
+            Arc::new(move |i| Some((Method::GET, format!("/workspaces/{ws}/numbers/{}", some[i as usize % some.len()]), None)))
+        };
+        let (a, b, r) =
+            side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, get.clone()), || http_load(bare, &key, sizes, get.clone()))
+                .await;
+        report(name, "GET one number vs bare handler", a, b, &r, "≥ 0.5× (PostgreSQL ≥ 0.3×), p99 ≤ 2× the bare handler's");
+    }
 
-    // A 99-row page at a random depth.
-    let max_seq: i64 =
-        sqlx::query_scalar(&format!("SELECT MAX(seq) FROM numbers WHERE workspace_id = '{ws}'")).fetch_one(&db.pool).await.unwrap();
-    let token = |seq: i64| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("k1:{seq}"))
-    };
-    let (status, page) =
-        api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers?limit=99&pageToken={}", token(max_seq / 2)), None).await;
-    assert_eq!(status, 200);
-    let bare = bare_handler(page).await;
-    let list: MakeRequest = {
-        let ws = ws.clone();
-        let depths = (max_seq - 100).max(1) as u64;
-        Arc::new(move |i| {
-            let depth = (i.wrapping_mul(2_654_435_761) % depths) as i64;
-            Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99&pageToken={}", token(depth)), None))
-        })
-    };
-    let (a, b, r) =
-        side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, list.clone()), || http_load(bare, &key, sizes, list.clone())).await;
-    report(name, "list, 99 per page, any depth vs bare handler", a, b, &r, "≥ 0.25×");
+    if part("list") {
+        // A 99-row page at a random depth.
+        let max_seq: i64 =
+            sqlx::query_scalar(&format!("SELECT MAX(seq) FROM numbers WHERE workspace_id = '{ws}'")).fetch_one(&db.pool).await.unwrap();
+        let token = |seq: i64| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("k1:{seq}"))
+        };
+        let (status, page) =
+            api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers?limit=99&pageToken={}", token(max_seq / 2)), None).await;
+        assert_eq!(status, 200);
+        let bare = bare_handler(page).await;
+        let list: MakeRequest = {
+            let ws = ws.clone();
+            let depths = (max_seq - 100).max(1) as u64;
+            Arc::new(move |i| {
+                let depth = (i.wrapping_mul(2_654_435_761) % depths) as i64;
+                Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99&pageToken={}", token(depth)), None))
+            })
+        };
+        let (a, b, r) =
+            side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, list.clone()), || http_load(bare, &key, sizes, list.clone()))
+                .await;
+        report(name, "list, 99 per page, any depth vs bare handler", a, b, &r, "≥ 0.25×");
+    }
 
-    // A selective prefix (0.1 % of the workspace) against an unfiltered page, by p50 latency.
-    let selective = {
-        // `+1` and the leading digits shared by 0.1 % of the dedicated numbers (10^k of them).
-        let k = ((sizes.numbers / 1000).max(1) as f64).log10().floor() as usize;
-        let middle = (2_000_000_000 + (sizes.numbers - sip_share) as u64 / 2).to_string();
-        format!("%2B1{}", &middle[..middle.len() - k])
-    };
-    let filtered: MakeRequest = {
-        let ws = ws.clone();
-        Arc::new(move |_| Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99&numberPrefix={selective}"), None)))
-    };
-    let first: MakeRequest = {
-        let ws = ws.clone();
-        Arc::new(move |_| Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99"), None)))
-    };
-    let (a, b, r) = side_by_side(
-        rounds,
-        false,
-        || http_load(svc.addr, &key, sizes, filtered.clone()),
-        || http_load(svc.addr, &key, sizes, first.clone()),
-    )
-    .await;
-    report(name, "list, numberPrefix 0.1 % vs unfiltered (p50 ratio)", a, b, &r, "≤ 2×");
+    if part("prefix") {
+        // A selective prefix (0.1 % of the workspace) against an unfiltered page, by p50 latency.
+        let selective = {
+            // `+1` and the leading digits shared by 0.1 % of the dedicated numbers (10^k of them).
+            let k = ((sizes.numbers / 1000).max(1) as f64).log10().floor() as usize;
+            let middle = (2_000_000_000 + (sizes.numbers - sip_share) as u64 / 2).to_string();
+            format!("%2B1{}", &middle[..middle.len() - k])
+        };
+        let filtered: MakeRequest = {
+            let ws = ws.clone();
+            Arc::new(move |_| Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99&numberPrefix={selective}"), None)))
+        };
+        let first: MakeRequest = {
+            let ws = ws.clone();
+            Arc::new(move |_| Some((Method::GET, format!("/workspaces/{ws}/numbers?limit=99"), None)))
+        };
+        let (a, b, r) = side_by_side(
+            rounds,
+            false,
+            || http_load(svc.addr, &key, sizes, filtered.clone()),
+            || http_load(svc.addr, &key, sizes, first.clone()),
+        )
+        .await;
+        report(name, "list, numberPrefix 0.1 % vs unfiltered (p50 ratio)", a, b, &r, "≤ 2×");
+    }
 
-    {
+    if part("release") {
         // Release (DELETE of a SIP number: gone at once, detached) against the same statements, in a
         // workspace of its own with numbers enough for every round of both sides (20,000/s each).
         let (rel_ws, rel_key) = workspace(&db, "bench-release").await;
@@ -468,27 +483,28 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
         report(name, "release (DELETE) vs raw SQL, same statements", a, b, &r, "≥ 0.6×, p99 < 50 ms");
     }
 
-    // Register (POST) against the same inserts: the counter, the number, its first period.
-    let next = Arc::new(AtomicU64::new(0));
-    let post: MakeRequest = {
-        let (ws, next) = (ws.clone(), next.clone());
-        Arc::new(move |_| {
-            let n = 4_156_000_000_u64 + next.fetch_add(1, Ordering::Relaxed);
-            Some((Method::POST, format!("/workspaces/{ws}/numbers"), Some(json!({ "number": format!("+1{n}"), "kind": "dedicated" }))))
-        })
-    };
-    let (raw_ws, _) = workspace(&db, "bench-raw").await;
-    let raw_register: MakeOp = {
-        let (ws, next, raw) = (raw_ws.clone(), next.clone(), raw.clone());
-        Arc::new(move |_| {
-            let (ws, raw) = (ws.clone(), raw.clone());
-            let n = 4_156_000_000_u64 + next.fetch_add(1, Ordering::Relaxed);
-            Some(Box::pin(async move {
-                let now = to_micros(Utc::now());
-                let end = now + 30 * 86_400_000_000;
-                let id = uuid::Uuid::new_v4().to_string();
-                let caps = r#"{"sms":{"inbound":true,"outbound":true},"voice":{"inbound":true,"outbound":true},"mms":{"inbound":false,"outbound":false},"fax":{"inbound":false,"outbound":false}}"#;
-                raw.transaction(&[
+    if part("register") {
+        // Register (POST) against the same inserts: the counter, the number, its first period.
+        let next = Arc::new(AtomicU64::new(0));
+        let post: MakeRequest = {
+            let (ws, next) = (ws.clone(), next.clone());
+            Arc::new(move |_| {
+                let n = 4_156_000_000_u64 + next.fetch_add(1, Ordering::Relaxed);
+                Some((Method::POST, format!("/workspaces/{ws}/numbers"), Some(json!({ "number": format!("+1{n}"), "kind": "dedicated" }))))
+            })
+        };
+        let (raw_ws, _) = workspace(&db, "bench-raw").await;
+        let raw_register: MakeOp = {
+            let (ws, next, raw) = (raw_ws.clone(), next.clone(), raw.clone());
+            Arc::new(move |_| {
+                let (ws, raw) = (ws.clone(), raw.clone());
+                let n = 4_156_000_000_u64 + next.fetch_add(1, Ordering::Relaxed);
+                Some(Box::pin(async move {
+                    let now = to_micros(Utc::now());
+                    let end = now + 30 * 86_400_000_000;
+                    let id = uuid::Uuid::new_v4().to_string();
+                    let caps = r#"{"sms":{"inbound":true,"outbound":true},"voice":{"inbound":true,"outbound":true},"mms":{"inbound":false,"outbound":false},"fax":{"inbound":false,"outbound":false}}"#;
+                    raw.transaction(&[
                     ("UPDATE workspaces SET number_seq = number_seq + 1 WHERE id = $1 RETURNING number_seq", vec![Bind::Text(ws.clone())]),
                     (
                         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
@@ -512,69 +528,77 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                     ),
                 ])
                 .await
-            }))
-        })
-    };
-    let (a, b, r) =
-        side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, post.clone()), || raw_load(sizes, raw_register.clone())).await;
-    report(name, "register (POST) vs raw SQL, same inserts", a, b, &r, "≥ 0.6×");
-
-    // The period-end sweep: numbers whose period ended 40 days ago, half cancelled (released),
-    // half renewing.
-    let (due_ws, due_key) = workspace(&db, "bench-due").await;
-    let (_, t) =
-        api(&svc, &due_key, Method::POST, &format!("/workspaces/{due_ws}/numbers"), Some(register("+14155550100", "dedicated"))).await;
-    let past = to_micros(Utc::now() - chrono::Duration::days(40));
-    let month = 30 * 86_400_000_000_i64;
-    sqlx::query("UPDATE numbers SET sub_anchor = $1, subscribed_at = $1, period_end = $2 WHERE id = $3")
-        .bind(past)
-        .bind(past + month)
-        .bind(template(&t))
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    seed(&db, backend, &template(&t), sizes.sweep - 1, 30, 5_000_000_000).await;
-    sqlx::query(&format!("UPDATE numbers SET sub_status = 'canceling', cancelled_at = $1 WHERE workspace_id = '{due_ws}' AND seq % 2 = 0"))
-        .bind(past)
-        .execute(&db.pool)
-        .await
-        .unwrap();
-    let started = Instant::now();
-    let settled = svc.core.sweep(None, 100).await.unwrap();
-    let took = started.elapsed();
-    assert_eq!(settled, sizes.sweep, "every due number settled once");
-    println!(
-        "{name:<8} | period-end sweep of {} due numbers: {:.1} s, {:.0}/s → 1,000,000 in {:.0} s | goal < 60 s",
-        sizes.sweep,
-        took.as_secs_f64(),
-        settled as f64 / took.as_secs_f64(),
-        1e6 * took.as_secs_f64() / settled as f64
-    );
-
-    // Carrier-job delivery (the local carrier answers at once): the released half's jobs are
-    // queued; add more until there are `jobs`.
-    let queued = sizes.sweep / 2;
-    let dedicated = ids(&db, &ws, "dedicated", sizes.jobs.saturating_sub(queued)).await;
-    let mut tx = db.pool.begin().await.unwrap();
-    for id in &dedicated {
-        let job = CarrierRelease {
-            workspace_id: ws.parse().unwrap(),
-            number_id: id.parse().unwrap(),
-            e164: String::new(),
-            carrier_account: None,
-            carrier_ref: None,
+                }))
+            })
         };
-        numberd::jobs::enqueue(&mut tx, &job, Utc::now()).await.unwrap();
+        let (a, b, r) =
+            side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, post.clone()), || raw_load(sizes, raw_register.clone())).await;
+        report(name, "register (POST) vs raw SQL, same inserts", a, b, &r, "≥ 0.6×");
     }
-    tx.commit().await.unwrap();
-    let started = Instant::now();
-    let delivered = svc.core.run_jobs(Queue::Carrier, &|| false).await.unwrap();
-    let took = started.elapsed();
-    println!(
-        "{name:<8} | carrier-job delivery: {delivered} jobs in {:.1} s, {:.0}/s | goal: claimed and finished in batches",
-        took.as_secs_f64(),
-        delivered as f64 / took.as_secs_f64()
-    );
+
+    if part("sweep") {
+        // The period-end sweep: numbers whose period ended 40 days ago, half cancelled (released),
+        // half renewing.
+        let (due_ws, due_key) = workspace(&db, "bench-due").await;
+        let (_, t) =
+            api(&svc, &due_key, Method::POST, &format!("/workspaces/{due_ws}/numbers"), Some(register("+14155550100", "dedicated"))).await;
+        let past = to_micros(Utc::now() - chrono::Duration::days(40));
+        let month = 30 * 86_400_000_000_i64;
+        sqlx::query("UPDATE numbers SET sub_anchor = $1, subscribed_at = $1, period_end = $2 WHERE id = $3")
+            .bind(past)
+            .bind(past + month)
+            .bind(template(&t))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+        seed(&db, backend, &template(&t), sizes.sweep - 1, 30, 5_000_000_000).await;
+        sqlx::query(&format!(
+            "UPDATE numbers SET sub_status = 'canceling', cancelled_at = $1 WHERE workspace_id = '{due_ws}' AND seq % 2 = 0"
+        ))
+        .bind(past)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let settled = svc.core.sweep(None, 100).await.unwrap();
+        let took = started.elapsed();
+        assert_eq!(settled, sizes.sweep, "every due number settled once");
+        println!(
+            "{name:<8} | period-end sweep of {} due numbers: {:.1} s, {:.0}/s → 1,000,000 in {:.0} s | goal < 60 s",
+            sizes.sweep,
+            took.as_secs_f64(),
+            settled as f64 / took.as_secs_f64(),
+            1e6 * took.as_secs_f64() / settled as f64
+        );
+    }
+
+    if part("jobs") {
+        // Carrier-job delivery (the local carrier answers at once): the released half's jobs are
+        // queued; add more until there are `jobs`.
+        let queued = if part("sweep") { sizes.sweep / 2 } else { 0 };
+        let dedicated = ids(&db, &ws, "dedicated", sizes.jobs.saturating_sub(queued)).await;
+        let mut tx = db.pool.begin().await.unwrap();
+        for id in &dedicated {
+            let job = CarrierRelease {
+                workspace_id: ws.parse().unwrap(),
+                number_id: id.parse().unwrap(),
+                e164: String::new(),
+                carrier_account: None,
+                carrier_ref: None,
+            };
+            numberd::jobs::enqueue(&mut tx, &job, Utc::now()).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+        let started = Instant::now();
+        let delivered = svc.core.run_jobs(Queue::Carrier, &|| false).await.unwrap();
+        let took = started.elapsed();
+        println!(
+            "{name:<8} | carrier-job delivery: {delivered} jobs in {:.1} s, {:.0}/s | goal: claimed and finished in batches",
+            took.as_secs_f64(),
+            delivered as f64 / took.as_secs_f64()
+        );
+    }
+
     svc.running.shutdown().await;
 }
 
