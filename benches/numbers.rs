@@ -560,7 +560,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
         .await
         .unwrap();
         let started = Instant::now();
-        let settled = svc.core.sweep(None, 100).await.unwrap();
+        let settled = svc.core.sweep(None, svc.core.batch).await.unwrap();
         let took = started.elapsed();
         assert_eq!(settled, sizes.sweep, "every due number settled once");
         println!(

@@ -282,7 +282,7 @@ impl Default for HttpConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 100, carrier_concurrency: 8 }
+        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 500, carrier_concurrency: 8 }
     }
 }
 

@@ -198,15 +198,27 @@ impl From<CarrierError> for JobFailure {
 /// Queues `job` in the caller's transaction, due at `run_at` (real time). Returns false when a
 /// live job already holds its dedupe key.
 pub async fn enqueue<T: JobType>(conn: &mut AnyConnection, job: &T, run_at: DateTime<Utc>) -> sqlx::Result<bool> {
-    let subject = job.subject();
-    let payload = serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    let new = NewJob {
-        kind: T::KIND,
-        payload,
-        dedupe_key: job.dedupe_key(),
-        workspace_id: subject.map(|s| s.0),
-        number_id: subject.map(|s| s.1),
-        run_at,
-    };
+    Ok(enqueue_many(conn, [job], run_at).await? == 1)
+}
+
+/// [`enqueue`] for many jobs of one type, in one statement per few thousand. Returns how many
+/// were queued (those whose dedupe key a live job holds are not).
+pub async fn enqueue_many<'a, T: JobType + 'a>(
+    conn: &mut AnyConnection,
+    jobs: impl IntoIterator<Item = &'a T>,
+    run_at: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let mut new = Vec::new();
+    for job in jobs {
+        let subject = job.subject();
+        new.push(NewJob {
+            kind: T::KIND,
+            payload: serde_json::to_value(job).map_err(|e| sqlx::Error::Encode(Box::new(e)))?,
+            dedupe_key: job.dedupe_key(),
+            workspace_id: subject.map(|s| s.0),
+            number_id: subject.map(|s| s.1),
+            run_at,
+        });
+    }
     jobs::insert(conn, new, run_at).await
 }

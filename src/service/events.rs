@@ -11,7 +11,7 @@ use crate::domain::events::{Event, EventActor, EventFilter, EventType};
 use crate::domain::number::{NumberKind, NumberStatus};
 use crate::domain::record::NumberRecord;
 use crate::error::Result;
-use crate::jobs::JobKind;
+use crate::jobs::{Job, JobKind};
 use crate::store::{events, jobs, webhooks};
 
 tokio::task_local! {
@@ -60,6 +60,22 @@ impl Outbound {
     }
 }
 
+/// An event about a number: `data` is the number as the API shows it, with `release`, the
+/// latest carrier release job of a released dedicated number.
+pub(crate) fn number_event(
+    event_type: EventType,
+    actor: EventActor,
+    rec: &NumberRecord,
+    release: Option<&Job>,
+    occurred_at: DateTime<Utc>,
+) -> Result<Event> {
+    let data = serde_json::to_value(NumberView::new(rec, release)).map_err(|e| crate::error::Error::internal("event data", e))?;
+    let mut event = Event::new(event_type, rec.workspace_id, occurred_at, actor);
+    event.number_id = Some(rec.id);
+    event.data = data;
+    Ok(event)
+}
+
 impl Core {
     /// Records an event about a number in the caller's transaction: `data` is the number as the
     /// API shows it now (with its carrier release, once one is queued).
@@ -76,18 +92,23 @@ impl Core {
         } else {
             None
         };
-        let data =
-            serde_json::to_value(NumberView::new(rec, release.as_ref())).map_err(|e| crate::error::Error::internal("event data", e))?;
-        let mut event = Event::new(event_type, rec.workspace_id, occurred_at, actor);
-        event.number_id = Some(rec.id);
-        event.data = data;
-        self.record_event(conn, event).await
+        let event = number_event(event_type, actor, rec, release.as_ref(), occurred_at)?;
+        self.record_events(conn, vec![event]).await
     }
 
     /// Records `event` (tagged with the current request's id) and queues its webhook deliveries.
-    pub(crate) async fn record_event(&self, conn: &mut AnyConnection, mut event: Event) -> Result<()> {
-        event.request_id = event.request_id.or_else(request_id);
-        events::record(conn, &event, self.clock.now()).await?;
+    pub(crate) async fn record_event(&self, conn: &mut AnyConnection, event: Event) -> Result<()> {
+        self.record_events(conn, vec![event]).await
+    }
+
+    /// Records `events` in order (each tagged with the current request's id) and queues their
+    /// webhook deliveries.
+    pub(crate) async fn record_events(&self, conn: &mut AnyConnection, mut events: Vec<Event>) -> Result<()> {
+        let request = request_id();
+        for event in &mut events {
+            event.request_id = event.request_id.take().or_else(|| request.clone());
+        }
+        events::record(conn, &events, self.clock.now()).await?;
         Ok(())
     }
 

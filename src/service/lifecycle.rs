@@ -3,7 +3,8 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::{Actor, Core, Tenant};
+use super::events::number_event;
+use super::{Core, Tenant};
 use crate::carrier::{removal, CarrierError, CarrierNumber};
 use crate::domain::events::{EventActor, EventType};
 use crate::domain::ids::{NumberId, WorkspaceId};
@@ -11,9 +12,8 @@ use crate::domain::lifecycle::{self, Change, Refusal, Release, Step};
 use crate::domain::number::{NumberStatus, SubscriptionStatus};
 use crate::domain::record::NumberRecord;
 use crate::error::{Code, Error, Result};
-use crate::jobs::{self, CarrierRelease};
-use crate::store::numbers;
-use crate::store::{resources, workspaces};
+use crate::jobs::{self, CarrierRelease, JobKind};
+use crate::store::{self, numbers, resources, workspaces};
 
 pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please try again or contact support.";
 
@@ -37,56 +37,77 @@ pub enum Released {
 }
 
 impl Core {
-    /// Applies every period end that has fallen due by `now` to a number loaded under lock:
-    /// renewals record their period; a canceling subscription releases the number, detaches it
-    /// and queues the carrier release, all in the caller's transaction.
-    /// Returns whether anything fell due.
-    pub(crate) async fn settle(&self, conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateTime<Utc>) -> Result<bool> {
-        let Some(billing) = rec.subscription.as_ref().map(|s| s.billing()) else { return Ok(false) };
-        let (after, steps) = lifecycle::settle(billing, now);
-        if steps.is_empty() {
-            return Ok(false);
-        }
-        for step in steps {
-            match step {
-                Step::Renewed(period) => {
-                    numbers::insert_period(conn, rec, period, now).await?;
-                    let sub = rec.subscription.as_mut().expect("checked above");
-                    (sub.period_index, sub.updated_at, rec.updated_at) = (period.index, now, now);
-                    self.record_number_event(conn, EventType::SubscriptionRenewed, EventActor::worker(), rec, period.start).await?;
+    /// Applies every period end that has fallen due by `now` to numbers loaded under lock:
+    /// renewals record their period; a canceling subscription releases its number, detaches it
+    /// and queues the carrier release, all in the caller's transaction and in a few statements
+    /// however many numbers there are. Returns how many numbers anything fell due for.
+    pub(crate) async fn settle(&self, conn: &mut AnyConnection, recs: &mut [NumberRecord], now: DateTime<Utc>) -> Result<usize> {
+        let (mut periods, mut events, mut released, mut changed) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for (i, rec) in recs.iter_mut().enumerate() {
+            let Some(billing) = rec.subscription.as_ref().map(|s| s.billing()) else { continue };
+            let (after, steps) = lifecycle::settle(billing, now);
+            if steps.is_empty() {
+                continue;
+            }
+            for step in steps {
+                let sub = rec.subscription.as_mut().expect("checked above");
+                match step {
+                    Step::Renewed(period) => {
+                        periods.push((i, period));
+                        (sub.period_index, sub.updated_at, rec.updated_at) = (period.index, now, now);
+                        events.push(number_event(EventType::SubscriptionRenewed, EventActor::worker(), rec, None, period.start)?);
+                    }
+                    Step::Released { at } => {
+                        (sub.status, sub.updated_at, rec.updated_at) = (after.status, now, now);
+                        rec.status = NumberStatus::Inactive;
+                        rec.deactivated_at = Some(at);
+                        // Its event shows the carrier release, queued below.
+                        released.push((i, at));
+                    }
                 }
-                Step::Released { at } => {
-                    rec.status = NumberStatus::Inactive;
-                    rec.deactivated_at = Some(at);
-                    resources::detach_number(conn, rec.id, now).await?;
-                    // Delivery runs on real time whatever the workspace's clock says.
-                    let job = CarrierRelease {
+            }
+            let sub = rec.subscription.as_mut().expect("checked above");
+            (sub.status, sub.period_index, sub.updated_at, rec.updated_at) = (after.status, after.period_index, now, now);
+            changed.push(i);
+        }
+        if changed.is_empty() {
+            return Ok(0);
+        }
+        numbers::insert_periods(conn, periods.iter().map(|&(i, p)| (&recs[i], p)), now).await?;
+        if !released.is_empty() {
+            let ids: Vec<NumberId> = released.iter().map(|&(i, _)| recs[i].id).collect();
+            resources::detach_numbers(conn, &ids, now).await?;
+            let release_jobs: Vec<CarrierRelease> = released
+                .iter()
+                .map(|&(i, _)| {
+                    let rec = &recs[i];
+                    CarrierRelease {
                         workspace_id: rec.workspace_id,
                         number_id: rec.id,
                         e164: rec.e164.clone(),
                         carrier_account: rec.carrier.as_ref().map(|c| c.account.clone()),
                         carrier_ref: rec.carrier.as_ref().map(|c| c.carrier_ref.clone()),
-                    };
-                    jobs::enqueue(conn, &job, self.clock.now()).await?;
-                    let sub = rec.subscription.as_mut().expect("checked above");
-                    (sub.status, sub.updated_at, rec.updated_at) = (after.status, now, now);
-                    self.record_number_event(conn, EventType::NumberReleased, EventActor::worker(), rec, at).await?;
-                }
+                    }
+                })
+                .collect();
+            // Delivery runs on real time whatever the workspace's clock says.
+            jobs::enqueue_many(conn, &release_jobs, self.clock.now()).await?;
+            let queued = store::jobs::latest_for_numbers(conn, JobKind::CarrierRelease, &ids).await?;
+            for &(i, at) in &released {
+                let rec = &recs[i];
+                let job = queued.iter().find(|j| j.number_id == Some(rec.id));
+                events.push(number_event(EventType::NumberReleased, EventActor::worker(), rec, job, at)?);
             }
         }
-        let sub = rec.subscription.as_mut().expect("checked above");
-        sub.status = after.status;
-        sub.period_index = after.period_index;
-        sub.updated_at = now;
-        rec.updated_at = now;
-        numbers::update(conn, rec).await?;
-        Ok(true)
+        numbers::update_many(conn, changed.iter().map(|&i| &recs[i])).await?;
+        self.record_events(conn, events).await?;
+        Ok(changed.len())
     }
 
     /// Loads a number for change: row-locked, with due period ends already applied.
     async fn load_settled(&self, conn: &mut AnyConnection, tenant: Tenant, id: NumberId, now: DateTime<Utc>) -> Result<NumberRecord> {
         let mut rec = numbers::get(conn, tenant.id, id, self.db.for_update()).await?.ok_or_else(Error::number_not_found)?;
-        self.settle(conn, &mut rec, now).await?;
+        self.settle(conn, std::slice::from_mut(&mut rec), now).await?;
         Ok(rec)
     }
 
@@ -203,17 +224,14 @@ impl Core {
         }
     }
 
-    /// Settles one due number in its own transaction. With `skip_locked`, a number another worker
-    /// is settling right now is left to it. Returns whether anything changed.
-    pub async fn settle_one(&self, ws: WorkspaceId, id: NumberId, skip_locked: bool) -> Result<bool> {
+    /// Settles one number of the workspace in its own transaction, waiting for its lock.
+    pub async fn settle_one(&self, tenant: Tenant, id: NumberId) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
-        let Some(w) = workspaces::get_workspace(&mut tx, ws).await? else { return Ok(false) };
-        let now = self.now(&mut tx, Tenant { id: ws, test_mode: w.test_mode, actor: Actor::Worker }).await?;
-        let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
-        let Some(mut rec) = numbers::get(&mut tx, ws, id, lock).await? else { return Ok(false) };
-        let moved = self.settle(&mut tx, &mut rec, now).await?;
+        let now = self.now(&mut tx, tenant).await?;
+        let mut recs = numbers::lock_many(&mut tx, &[id], self.db.for_update()).await?;
+        self.settle(&mut tx, &mut recs, now).await?;
         tx.commit().await?;
-        Ok(moved)
+        Ok(())
     }
 
     /// One pass of the period-end worker: settles every number due by its workspace's clock.
@@ -226,12 +244,12 @@ impl Core {
                 let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
                 drop(conn);
                 let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
-                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), batch, false).await?
+                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), at, batch, false).await?
             }
             None => {
-                let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), batch, true).await?;
+                let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), now, batch, true).await?;
                 for (ws, clock) in workspaces::test_clocks(db).await? {
-                    moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), batch, true).await?;
+                    moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), clock, batch, true).await?;
                 }
                 moved
             }
@@ -243,26 +261,30 @@ impl Core {
         Ok(moved)
     }
 
-    /// Settles what `due` finds, batch after batch, until nothing is due. With `skip_locked` it
-    /// also stops when everything left is held by other workers; without, it waits for each
-    /// number's lock, so every number found is settled (by it or by whoever held the lock) and it
-    /// returns only once nothing is due: what the test clock promises, whatever the worker does.
-    async fn settle_all<F, Fut>(&self, due: F, batch: i64, skip_locked: bool) -> Result<usize>
+    /// Settles what `due` finds as due by `at`, one transaction per batch, until nothing is due.
+    /// With `skip_locked` it also stops when everything left is held by other workers; without,
+    /// it waits for the locks, so every number found is settled (by it or by whoever held the
+    /// lock) and it returns only once nothing is due: what the test clock promises, whatever the
+    /// worker does. Each number is re-checked under its lock, so none is settled twice.
+    async fn settle_all<F, Fut>(&self, due: F, at: DateTime<Utc>, batch: i64, skip_locked: bool) -> Result<usize>
     where
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = sqlx::Result<Vec<(WorkspaceId, NumberId)>>>,
     {
+        let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
         let mut moved = 0;
         loop {
             let found = due().await?;
-            let mut progressed = false;
-            for (ws, id) in &found {
-                if self.settle_one(*ws, *id, skip_locked).await? {
-                    moved += 1;
-                    progressed = true;
-                }
+            if found.is_empty() {
+                return Ok(moved);
             }
-            if found.len() < batch as usize || (skip_locked && !progressed) {
+            let ids: Vec<NumberId> = found.iter().map(|&(_, id)| id).collect();
+            let mut tx = self.db.begin_write().await?;
+            let mut recs = numbers::lock_many(&mut tx, &ids, lock).await?;
+            let settled = self.settle(&mut tx, &mut recs, at).await?;
+            tx.commit().await?;
+            moved += settled;
+            if found.len() < batch as usize || (skip_locked && settled == 0) {
                 return Ok(moved);
             }
         }
@@ -307,6 +329,6 @@ async fn delete_now(conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateT
     rec.deleted_at = Some(now);
     rec.updated_at = now;
     numbers::update(conn, rec).await?;
-    resources::detach_number(conn, rec.id, now).await?;
+    resources::detach_numbers(conn, &[rec.id], now).await?;
     Ok(())
 }

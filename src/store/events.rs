@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, parsed, parsed_opt, Bind, Db, Sql};
+use super::{column, parsed, parsed_opt, run_values, Bind, Db, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::events::{Event, EventActor, EventFilter, EventType};
 use crate::domain::ids::WorkspaceId;
@@ -29,27 +29,37 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Event> {
     })
 }
 
-/// Records `event` in the caller's transaction and queues a delivery to every enabled webhook
-/// of the workspace that subscribes to its type. `now` is real time (retention, job timing).
-pub async fn record(conn: &mut AnyConnection, event: &Event, now: DateTime<Utc>) -> sqlx::Result<()> {
-    let (actor_type, actor_id) = event.actor.columns();
-    sqlx::query(
-        "INSERT INTO events (id, workspace_id, type, number_id, occurred_at, actor_type, actor_id, request_id, data, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+/// Records `events` in order in the caller's transaction and queues a delivery of each to every
+/// enabled webhook of its workspace that subscribes to its type. `now` is real time (retention,
+/// job timing).
+pub async fn record(conn: &mut AnyConnection, events: &[Event], now: DateTime<Utc>) -> sqlx::Result<()> {
+    let rows = events
+        .iter()
+        .map(|event| {
+            let (actor_type, actor_id) = event.actor.columns();
+            vec![
+                Bind::Text(event.id.to_string()),
+                Bind::Text(event.workspace_id.to_string()),
+                Bind::Text(event.event_type.as_str().into()),
+                Bind::OptText(event.number_id.map(|n| n.to_string())),
+                Bind::Int(to_micros(event.occurred_at)),
+                Bind::Text(actor_type.into()),
+                Bind::Text(actor_id),
+                Bind::OptText(event.request_id.clone()),
+                Bind::Text(event.data.to_string()),
+                Bind::Int(to_micros(now)),
+            ]
+        })
+        .collect();
+    // Rows of one statement are numbered (`seq`) in the order they are listed.
+    run_values(
+        conn,
+        "INSERT INTO events (id, workspace_id, type, number_id, occurred_at, actor_type, actor_id, request_id, data, created_at)",
+        rows,
+        "",
     )
-    .bind(event.id.to_string())
-    .bind(event.workspace_id.to_string())
-    .bind(event.event_type.as_str())
-    .bind(event.number_id.map(|n| n.to_string()))
-    .bind(to_micros(event.occurred_at))
-    .bind(actor_type)
-    .bind(actor_id)
-    .bind(event.request_id.clone())
-    .bind(event.data.to_string())
-    .bind(to_micros(now))
-    .execute(&mut *conn)
     .await?;
-    super::webhooks::fan_out(conn, event, now).await
+    super::webhooks::fan_out(conn, events, now).await
 }
 
 /// A page of the workspace's events, newest first, strictly older than `before_seq`.

@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, in_list, parsed_opt, Bind, Db, Sql};
+use super::{column, in_list, parsed_opt, run_values, Bind, Db, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::jobs::{Job, JobKind, JobStatus, Queue};
@@ -42,24 +42,34 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
     })
 }
 
-/// Inserts a pending job in the caller's transaction. A job whose dedupe key is already held by
-/// a live (pending) job is not added: returns false.
-pub async fn insert(conn: &mut AnyConnection, job: NewJob, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let done = sqlx::query(
-        "INSERT INTO jobs (kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $8, $8) ON CONFLICT DO NOTHING",
+/// Inserts pending jobs in the caller's transaction. A job whose dedupe key is already held by
+/// a live (pending) job is not added. Returns how many were added.
+pub async fn insert(conn: &mut AnyConnection, jobs: impl IntoIterator<Item = NewJob>, now: DateTime<Utc>) -> sqlx::Result<u64> {
+    let rows = jobs
+        .into_iter()
+        .map(|job| {
+            vec![
+                Bind::Text(job.kind.as_str().into()),
+                Bind::Text(job.kind.queue().as_str().into()),
+                Bind::Text(job.payload.to_string()),
+                Bind::OptText(job.dedupe_key),
+                Bind::OptText(job.workspace_id.map(|w| w.to_string())),
+                Bind::OptText(job.number_id.map(|n| n.to_string())),
+                Bind::Text(JobStatus::Pending.as_str().into()),
+                Bind::Int(0),
+                Bind::Int(to_micros(job.run_at)),
+                Bind::Int(to_micros(now)),
+                Bind::Int(to_micros(now)),
+            ]
+        })
+        .collect();
+    run_values(
+        conn,
+        "INSERT INTO jobs (kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, created_at, updated_at)",
+        rows,
+        " ON CONFLICT DO NOTHING",
     )
-    .bind(job.kind.as_str())
-    .bind(job.kind.queue().as_str())
-    .bind(job.payload.to_string())
-    .bind(job.dedupe_key)
-    .bind(job.workspace_id.map(|w| w.to_string()))
-    .bind(job.number_id.map(|n| n.to_string()))
-    .bind(to_micros(job.run_at))
-    .bind(to_micros(now))
-    .execute(&mut *conn)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
 }
 
 /// The statement [`claim`] runs: the oldest ready job of the queue from the `jobs_pending` range,
@@ -143,14 +153,14 @@ pub async fn latest_for_number(conn: &mut AnyConnection, kind: JobKind, number: 
 }
 
 /// The latest job of `kind` for each of `numbers`, in one query however many a page holds.
-pub async fn latest_for_numbers(db: &Db, kind: JobKind, numbers: &[NumberId]) -> sqlx::Result<Vec<Job>> {
+pub async fn latest_for_numbers(conn: &mut AnyConnection, kind: JobKind, numbers: &[NumberId]) -> sqlx::Result<Vec<Job>> {
     if numbers.is_empty() {
         return Ok(Vec::new());
     }
     let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM jobs"));
     sql.push(" WHERE kind = ? AND number_id", [Bind::Text(kind.as_str().into())]);
     in_list(&mut sql, numbers);
-    let rows = sql.query().fetch_all(&db.pool).await?;
+    let rows = sql.query().fetch_all(&mut *conn).await?;
     let mut latest: std::collections::HashMap<NumberId, Job> = std::collections::HashMap::new();
     for job in rows.iter().map(from_row) {
         let job = job?;

@@ -19,10 +19,40 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::resources::Page;
 
-pub type Tx = Transaction<'static, Any>;
+/// A write transaction. On SQLite it also holds this node's writer turn: writers queue for it in
+/// order instead of polling for the file lock in SQLite's busy handler, whose sleeps (up to 100 ms
+/// each) made the tail latency of writes under concurrency.
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+    _turn: Option<OwnedSemaphorePermit>,
+}
+
+impl Tx {
+    pub async fn commit(self) -> sqlx::Result<()> {
+        self.tx.commit().await
+    }
+
+    pub async fn rollback(self) -> sqlx::Result<()> {
+        self.tx.rollback().await
+    }
+}
+
+impl std::ops::Deref for Tx {
+    type Target = sqlx::AnyConnection;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.tx
+    }
+}
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -43,6 +73,9 @@ pub struct Db {
     /// When a request last found the database unavailable; `/readyz` reports it for a while,
     /// since a ping alone passes while writes fail (a full disk, a held lock).
     last_unavailable: Arc<Mutex<Option<Instant>>>,
+    /// SQLite's one writer turn per node (see [`Tx`]).
+    writer: Arc<Semaphore>,
+    acquire_timeout: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -100,14 +133,16 @@ impl Db {
                     Ok(())
                 })
             })
-            // A connection must never go back to the pool inside a transaction: a request dropped
-            // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
-            // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
-            // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
-            // lock. The ping first runs any rollback a dropped transaction queued.
-            .after_release(|conn, _meta| {
+            // sqlx pings every connection it takes back (flushing the rollback a dropped
+            // transaction queued), so a ping when handing one out again only costs a round trip.
+            .test_before_acquire(false)
+            // A connection must never be used inside a transaction it did not begin: a request
+            // dropped just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls
+            // back by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth
+            // above 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the
+            // write lock. The depth is read locally, after the release ping ran any queued rollback.
+            .before_acquire(|conn, _meta| {
                 Box::pin(async move {
-                    conn.ping().await?;
                     if conn.is_in_transaction() {
                         tracing::warn!("closing a database connection released inside a transaction");
                         return Ok(false);
@@ -118,7 +153,13 @@ impl Db {
             .connect_with(connect)
             .await
             .context("cannot connect to the database")?;
-        Ok(Db { pool, backend, last_unavailable: Arc::default() })
+        Ok(Db {
+            pool,
+            backend,
+            last_unavailable: Arc::default(),
+            writer: Arc::new(Semaphore::new(1)),
+            acquire_timeout: opts.acquire_timeout,
+        })
     }
 
     /// Applies pending migrations, each in its own transaction. On PostgreSQL sqlx holds an
@@ -137,8 +178,16 @@ impl Db {
     /// PostgreSQL serialises on row locks taken with [`Db::for_update`].
     pub async fn begin_write(&self) -> sqlx::Result<Tx> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => {
+                // Waiting for the turn counts against the acquire timeout, as waiting for a
+                // connection does: past it the request is answered 503, not queued forever.
+                let turn = tokio::time::timeout(self.acquire_timeout, self.writer.clone().acquire_owned())
+                    .await
+                    .map_err(|_| sqlx::Error::PoolTimedOut)?
+                    .expect("the writer semaphore is never closed");
+                Ok(Tx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
+            }
+            Backend::Postgres => Ok(Tx { tx: self.pool.begin().await?, _turn: None }),
         }
     }
 
@@ -243,6 +292,36 @@ pub(crate) const IN_WORKSPACE: &str = "workspace_id || ''";
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
+    /// Nullable values keep their type, so PostgreSQL can type a `VALUES` list of them.
+    OptText(Option<String>),
+    OptInt(Option<i64>),
+}
+
+/// Binds one statement may carry: SQLite takes at most 32,766, PostgreSQL 65,535.
+const MAX_BINDS: usize = 32_000;
+
+/// Runs `head`, then ` VALUES (…), (…)` with one tuple per row, then `tail`, in as few statements
+/// as the bind limit allows: a multi-row INSERT (`tail` empty or `ON CONFLICT …`), or an
+/// `UPDATE … FROM (VALUES …) AS v` whose rows are read as `v.column1`, `v.column2`, … (both
+/// backends name a VALUES list's columns so). Every row has the same number of binds. Returns
+/// the rows affected.
+pub(crate) async fn run_values(conn: &mut sqlx::AnyConnection, head: &str, rows: Vec<Vec<Bind>>, tail: &str) -> sqlx::Result<u64> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
+    let tuple = format!("({})", vec!["?"; width].join(", "));
+    let mut affected = 0;
+    for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
+        let mut sql = Sql::new(head);
+        sql.push(" VALUES ", []);
+        for (i, row) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ", []);
+            }
+            sql.push(&tuple, row.iter().cloned());
+        }
+        sql.push(tail, []);
+        affected += sql.query().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(affected)
 }
 
 /// SQL assembled at run time: every `?` pushed becomes the next numbered placeholder (`$n`, which
@@ -277,6 +356,8 @@ impl Sql {
         self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
             Bind::Text(s) => q.bind(s.clone()),
             Bind::Int(i) => q.bind(*i),
+            Bind::OptText(s) => q.bind(s.clone()),
+            Bind::OptInt(i) => q.bind(*i),
         })
     }
 }

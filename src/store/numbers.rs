@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parsed, Backend, Bind, Db, RowLock, Sql, IN_WORKSPACE};
+use super::{column, in_list, parsed, run_values, Backend, Bind, Db, RowLock, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
@@ -148,32 +148,65 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
 
 /// Writes back every mutable field of a number loaded (and locked) in the same transaction.
 pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<()> {
-    let sub = n.subscription.as_ref();
-    // `period_end` only indexes subscriptions the worker must still look at.
-    let due = sub
-        .filter(|s| matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling))
-        .map(|s| to_micros(s.current_period().end));
-    sqlx::query(
-        "UPDATE numbers SET nickname = $1, configurations = $2, status = $3, sub_status = $4, period_index = $5, \
-         period_end = $6, sub_updated_at = $7, cancelled_at = $8, activated_at = $9, deactivated_at = $10, \
-         deleted_at = $11, updated_at = $12 WHERE id = $13",
-    )
-    .bind(n.nickname.as_deref())
-    .bind(to_json(&n.configurations))
-    .bind(n.status.as_str())
-    .bind(n.subscription_status().as_str())
-    .bind(sub.map(|s| s.period_index))
-    .bind(due)
-    .bind(sub.map(|s| to_micros(s.updated_at)))
-    .bind(sub.and_then(|s| s.cancelled_at).map(to_micros))
-    .bind(n.activated_at.map(to_micros))
-    .bind(n.deactivated_at.map(to_micros))
-    .bind(n.deleted_at.map(to_micros))
-    .bind(to_micros(n.updated_at))
-    .bind(n.id.to_string())
-    .execute(&mut *conn)
-    .await?;
+    update_many(conn, [n]).await
+}
+
+/// [`update`] for many numbers, in one statement per few thousand.
+pub async fn update_many<'a>(conn: &mut AnyConnection, numbers: impl IntoIterator<Item = &'a NumberRecord>) -> sqlx::Result<()> {
+    let rows = numbers
+        .into_iter()
+        .map(|n| {
+            let sub = n.subscription.as_ref();
+            // `period_end` only indexes subscriptions the worker must still look at.
+            let due = sub
+                .filter(|s| matches!(s.status, SubscriptionStatus::Active | SubscriptionStatus::Canceling))
+                .map(|s| to_micros(s.current_period().end));
+            vec![
+                Bind::Text(n.id.to_string()),
+                Bind::OptText(n.nickname.clone()),
+                Bind::Text(to_json(&n.configurations)),
+                Bind::Text(n.status.as_str().into()),
+                Bind::Text(n.subscription_status().as_str().into()),
+                Bind::OptInt(sub.map(|s| s.period_index)),
+                Bind::OptInt(due),
+                Bind::OptInt(sub.map(|s| to_micros(s.updated_at))),
+                Bind::OptInt(sub.and_then(|s| s.cancelled_at).map(to_micros)),
+                Bind::OptInt(n.activated_at.map(to_micros)),
+                Bind::OptInt(n.deactivated_at.map(to_micros)),
+                Bind::OptInt(n.deleted_at.map(to_micros)),
+                Bind::Int(to_micros(n.updated_at)),
+            ]
+        })
+        .collect();
+    run_values(conn, UPDATE_HEAD, rows, UPDATE_TAIL).await?;
     Ok(())
+}
+
+/// The statement [`update_many`] runs, around its `VALUES` list (one tuple per number).
+pub const UPDATE_HEAD: &str = "UPDATE numbers SET nickname = v.column2, configurations = v.column3, status = v.column4, \
+    sub_status = v.column5, period_index = v.column6, period_end = v.column7, sub_updated_at = v.column8, \
+    cancelled_at = v.column9, activated_at = v.column10, deactivated_at = v.column11, deleted_at = v.column12, \
+    updated_at = v.column13 FROM (";
+pub const UPDATE_TAIL: &str = ") AS v WHERE numbers.id = v.column1";
+
+/// The statement [`lock_many`] runs for `count` ids. Deleted numbers are left out afterwards, not
+/// in the SQL: offered `deleted_at IS NULL`, PostgreSQL without statistics walked a partial index
+/// of live numbers whole instead of probing the unique key.
+pub fn lock_many_sql(count: usize, lock: impl std::fmt::Display) -> String {
+    let marks: Vec<String> = (1..=count).map(|i| format!("${i}")).collect();
+    format!("SELECT {COLUMNS} FROM numbers WHERE id IN ({}) ORDER BY id{lock}", marks.join(", "))
+}
+
+/// The numbers named by `ids` that have not been deleted, in id order: the order PostgreSQL
+/// locks them in with `lock`, so two transactions locking overlapping sets cannot deadlock.
+pub async fn lock_many(conn: &mut AnyConnection, ids: &[NumberId], lock: RowLock) -> sqlx::Result<Vec<NumberRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = lock_many_sql(ids.len(), lock);
+    let rows = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string())).fetch_all(&mut *conn).await?;
+    let numbers = rows.iter().map(from_row).collect::<sqlx::Result<Vec<_>>>()?;
+    Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
 }
 
 /// The statement [`get`] (`live_only`) and [`get_any`] run. The number is found by its unique
@@ -293,20 +326,34 @@ fn prefix_end(prefix: &str) -> String {
     String::from_utf8(bytes).expect("ASCII stays ASCII")
 }
 
-pub async fn insert_period(conn: &mut AnyConnection, n: &NumberRecord, p: Period, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query(
+/// Records billed periods, each at its number's price.
+pub async fn insert_periods<'a>(
+    conn: &mut AnyConnection,
+    periods: impl IntoIterator<Item = (&'a NumberRecord, Period)>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    let rows = periods
+        .into_iter()
+        .map(|(n, p)| {
+            vec![
+                Bind::Text(n.id.to_string()),
+                Bind::Int(p.index),
+                Bind::Int(to_micros(p.start)),
+                Bind::Int(to_micros(p.end)),
+                Bind::OptInt(n.price.map(|m| m.amount)),
+                Bind::OptInt(n.price.map(|m| i64::from(m.exponent))),
+                Bind::OptText(n.price.map(|m| m.currency_code.as_str().to_owned())),
+                Bind::Int(to_micros(now)),
+            ]
+        })
+        .collect();
+    run_values(
+        conn,
         "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, price_amount, price_exponent, \
-         price_currency, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         price_currency, recorded_at)",
+        rows,
+        "",
     )
-    .bind(n.id.to_string())
-    .bind(p.index)
-    .bind(to_micros(p.start))
-    .bind(to_micros(p.end))
-    .bind(n.price.map(|m| m.amount))
-    .bind(n.price.map(|m| i64::from(m.exponent)))
-    .bind(n.price.map(|m| m.currency_code.as_str()))
-    .bind(to_micros(now))
-    .execute(&mut *conn)
     .await?;
     Ok(())
 }

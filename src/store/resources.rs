@@ -11,20 +11,25 @@ use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
 use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
 
-/// Takes a number out of every assistant and campaign rotation of its workspace; call history is
-/// deliberately left alone. Runs in the transaction that releases or deletes the number.
-pub async fn detach_number(conn: &mut AnyConnection, number: NumberId, now: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2")
-        .bind(to_micros(now))
-        .bind(number.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("UPDATE campaigns SET updated_at = $1 WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id = $2)")
-        .bind(to_micros(now))
-        .bind(number.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::query("DELETE FROM campaign_numbers WHERE number_id = $1").bind(number.to_string()).execute(&mut *conn).await?;
+/// Takes numbers out of every assistant and campaign rotation of their workspace; call history
+/// is deliberately left alone. Runs in the transaction that releases or deletes the numbers.
+pub async fn detach_numbers(conn: &mut AnyConnection, numbers: &[NumberId], now: DateTime<Utc>) -> sqlx::Result<()> {
+    if numbers.is_empty() {
+        return Ok(());
+    }
+    let at = || [Bind::Int(to_micros(now))];
+    let mut assistants = Sql::new("");
+    assistants.push("UPDATE assistants SET number_id = NULL, updated_at = ? WHERE number_id", at());
+    in_list(&mut assistants, numbers);
+    let mut campaigns = Sql::new("");
+    campaigns.push("UPDATE campaigns SET updated_at = ? WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id", at());
+    in_list(&mut campaigns, numbers);
+    campaigns.push(")", []);
+    let mut rotations = Sql::new("DELETE FROM campaign_numbers WHERE number_id");
+    in_list(&mut rotations, numbers);
+    for sql in [assistants, campaigns, rotations] {
+        sql.query().execute(&mut *conn).await?;
+    }
     Ok(())
 }
 

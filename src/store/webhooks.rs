@@ -135,38 +135,44 @@ fn delivery_from_row(row: &AnyRow) -> sqlx::Result<Delivery> {
     })
 }
 
-/// Queues `event` for every enabled webhook of its workspace that subscribes to its type.
-pub async fn fan_out(conn: &mut AnyConnection, event: &Event, now: DateTime<Utc>) -> sqlx::Result<()> {
-    let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE workspace_id = $1 AND enabled = 1 ORDER BY seq"))
-        .bind(event.workspace_id.to_string())
-        .fetch_all(&mut *conn)
-        .await?;
-    for hook in rows.iter().map(from_row) {
-        let hook = hook?;
-        if !hook.subscribes_to(event.event_type) {
-            continue;
+/// Queues each of `events`, in order, for every enabled webhook of its workspace that subscribes
+/// to its type. Each workspace's webhooks are read once, however many of its events there are.
+pub async fn fan_out(conn: &mut AnyConnection, events: &[Event], now: DateTime<Utc>) -> sqlx::Result<()> {
+    let mut hooks: std::collections::HashMap<WorkspaceId, Vec<Webhook>> = std::collections::HashMap::new();
+    for event in events {
+        if let std::collections::hash_map::Entry::Vacant(e) = hooks.entry(event.workspace_id) {
+            let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM webhooks WHERE workspace_id = $1 AND enabled = 1 ORDER BY seq"))
+                .bind(event.workspace_id.to_string())
+                .fetch_all(&mut *conn)
+                .await?;
+            e.insert(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?);
         }
-        let behind = match event.number_id {
-            Some(n) => has_open(conn, hook.id, n).await?,
-            None => false,
-        };
-        let id = uuid::Uuid::new_v4();
-        let status = if behind { DeliveryStatus::Waiting } else { DeliveryStatus::Pending };
-        sqlx::query(
-            "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, number_id, status, attempts, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
-        )
-        .bind(id.to_string())
-        .bind(hook.id.to_string())
-        .bind(event.workspace_id.to_string())
-        .bind(event.id.to_string())
-        .bind(event.number_id.map(|n| n.to_string()))
-        .bind(status.as_str())
-        .bind(to_micros(now))
-        .execute(&mut *conn)
-        .await?;
-        if !behind {
-            jobs::enqueue(conn, &WebhookDelivery { delivery_id: id }, now).await?;
+        for hook in &hooks[&event.workspace_id] {
+            if !hook.subscribes_to(event.event_type) {
+                continue;
+            }
+            let behind = match event.number_id {
+                Some(n) => has_open(conn, hook.id, n).await?,
+                None => false,
+            };
+            let id = uuid::Uuid::new_v4();
+            let status = if behind { DeliveryStatus::Waiting } else { DeliveryStatus::Pending };
+            sqlx::query(
+                "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, number_id, status, attempts, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7)",
+            )
+            .bind(id.to_string())
+            .bind(hook.id.to_string())
+            .bind(event.workspace_id.to_string())
+            .bind(event.id.to_string())
+            .bind(event.number_id.map(|n| n.to_string()))
+            .bind(status.as_str())
+            .bind(to_micros(now))
+            .execute(&mut *conn)
+            .await?;
+            if !behind {
+                jobs::enqueue(conn, &WebhookDelivery { delivery_id: id }, now).await?;
+            }
         }
     }
     Ok(())

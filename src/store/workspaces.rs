@@ -114,7 +114,7 @@ async fn key_event(
 ) -> sqlx::Result<()> {
     let mut event = Event::new(event_type, workspace, now, EventActor::cli());
     event.data = serde_json::json!({ "id": key, "prefix": prefix });
-    super::events::record(conn, &event, now).await
+    super::events::record(conn, &[event], now).await
 }
 
 pub async fn get_workspace(conn: &mut AnyConnection, id: WorkspaceId) -> sqlx::Result<Option<Workspace>> {

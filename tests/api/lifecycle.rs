@@ -29,6 +29,7 @@ both_backends!(
     release_detaches_assistants_and_campaigns_and_keeps_calls,
     fifty_concurrent_deletes_give_one_200,
     two_workers_settle_each_due_number_exactly_once,
+    a_batch_of_period_ends_keeps_each_numbers_own_state,
     the_live_worker_catches_up_after_downtime,
     endpoint_subscriptions_main,
     test_clock_rules,
@@ -445,6 +446,70 @@ async fn two_workers_settle_each_due_number_exactly_once(b: Backend) {
     assert_eq!(app.carrier.calls().len(), 20);
     // A later pass finds nothing to do.
     assert_eq!(numberd::app::sweep_once(core, 100).await.unwrap(), (0, 0));
+}
+
+/// The sweep settles numbers in batches, a few statements per batch: each number must still get
+/// its own price, period, release, detachment, carrier job and event.
+async fn a_batch_of_period_ends_keeps_each_numbers_own_state(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| c.worker.batch = 3).await;
+    let ws = app.workspace(true).await;
+    let mut numbers = Vec::new();
+    for i in 0..8 {
+        let price = json!({ "amount": 100 + i, "exponent": -2, "currencyCode": "USD" });
+        numbers.push(
+            ws.register(json!({ "number": format!("+1415555{:04}", 2000 + i), "kind": "dedicated", "monthlyRecurringPrice": price })).await,
+        );
+    }
+    let (canceled, renewed): (Vec<&Value>, Vec<&Value>) =
+        numbers.iter().partition(|n| n["number"].as_str().unwrap().ends_with(['0', '2', '4', '6']));
+    let mut assistants = Vec::new();
+    for n in &canceled {
+        assert_eq!(ws.delete(&format!("./numbers/{}", id(n))).await.0, StatusCode::OK);
+        assistants.push(ws.post("./assistants", json!({ "name": n["number"], "numberId": id(n) })).await.1);
+    }
+    let all: Vec<String> = numbers.iter().map(id).collect();
+    let (status, campaign) = ws.post("./campaigns", json!({ "name": "All", "numberIds": all })).await;
+    assert_eq!(status, StatusCode::CREATED, "{campaign}");
+
+    let end = numbers.iter().map(|n| ts(&n["currentPeriod"]["endAt"])).max().unwrap();
+    assert_eq!(ws.advance(&end.to_rfc3339()).await.0, StatusCode::OK);
+
+    for (n, a) in canceled.iter().zip(&assistants) {
+        let (_, got) = ws.get(&format!("./numbers/{}", id(n))).await;
+        assert_eq!((got["number"].as_str(), got["status"].as_str()), (n["number"].as_str(), Some("inactive")), "{got}");
+        assert_eq!(got["deactivatedAt"], n["currentPeriod"]["endAt"], "released at its own period end");
+        assert_eq!(got["carrierRelease"]["status"], "done", "{got}");
+        assert_eq!(app.carrier.successes(Op::ReleaseNumber, n["number"].as_str().unwrap()), 1);
+        assert_eq!(ws.get(&format!("./assistants/{}", a["id"].as_str().unwrap())).await.1["numberId"], Value::Null);
+    }
+    for n in &renewed {
+        let (_, got) = ws.get(&format!("./numbers/{}", id(n))).await;
+        assert_eq!((got["status"].as_str(), got["currentPeriod"]["index"].as_i64()), (Some("active"), Some(1)), "{got}");
+        let (_, periods) = ws.get(&format!("./numbers/{}/periods", id(n))).await;
+        let periods = periods["results"].as_array().unwrap().clone();
+        assert_eq!(periods.len(), 2, "{periods:?}");
+        assert_eq!(periods[1]["price"], n["monthlyRecurringPrice"], "billed at its own price");
+        assert_eq!(periods[1]["startAt"], n["currentPeriod"]["endAt"]);
+    }
+    let (_, campaign) = ws.get(&format!("./campaigns/{}", campaign["id"].as_str().unwrap())).await;
+    let left: Vec<String> = renewed.iter().map(|n| id(n)).collect();
+    assert_eq!(campaign["numberIds"], json!(left), "only the released numbers left the rotation");
+
+    let (_, events) = ws.get("./events?limit=99").await;
+    let events = events["results"].as_array().unwrap();
+    let of = |t: &str| -> Vec<&Value> { events.iter().filter(|e| e["type"] == t).collect() };
+    let (released, renewals) = (of("number.released"), of("subscription.renewed"));
+    assert_eq!((released.len(), renewals.len()), (4, 4));
+    for e in released.iter().chain(&renewals) {
+        let n = numbers.iter().find(|n| n["id"] == e["data"]["id"]).expect("an event names its number");
+        assert_eq!(e["data"]["number"], n["number"], "each event shows its own number: {e:#}");
+        assert_eq!(e["data"]["monthlyRecurringPrice"], n["monthlyRecurringPrice"]);
+    }
+    for e in &released {
+        assert_eq!(e["data"]["status"], "inactive");
+        assert_eq!(e["data"]["carrierRelease"]["status"], "pending", "the release queued with it: {e:#}");
+    }
+    assert!(renewals.iter().all(|e| e["data"]["currentPeriod"]["index"] == 1 && e["data"]["status"] == "active"));
 }
 
 async fn the_live_worker_catches_up_after_downtime(b: Backend) {

@@ -152,6 +152,28 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     let in_ws = explain(&mut pg, numbers::DUE_IN_WORKSPACE_SQL, &[ws_id.clone(), now.clone(), json!(100)]).await;
     assert_reads("due_in_workspace", &in_ws, &["numbers_workspace_due"]);
 
+    // The sweep locks and writes back a whole batch of numbers, each found by its unique id. (A
+    // batch is a small part of a real table; 100 of these 20,000 numbers stand for it: at 500,
+    // 2.5 % of so small a table, a scan would rightly be cheaper.)
+    let batch: Vec<String> = sqlx::query_scalar("SELECT id FROM numbers ORDER BY seq LIMIT 100").fetch_all(&mut pg).await.unwrap();
+    let binds: Vec<Value> = batch.iter().map(|id| json!(id)).collect();
+    for lock in ["", " FOR UPDATE", " FOR UPDATE SKIP LOCKED"] {
+        let locked = explain(&mut pg, &numbers::lock_many_sql(batch.len(), lock), &binds).await;
+        assert_reads(&format!("lock_many{lock}"), &locked, &["numbers_id_key"]);
+    }
+    let at = chrono::Utc::now().timestamp_micros();
+    let tuples: Vec<String> = batch
+        .iter()
+        .map(|id| {
+            format!(
+                "('{id}', NULL::text, '{{}}', 'active', 'active', 1::bigint, {at}::bigint, {at}::bigint, NULL::bigint, \
+                 {at}::bigint, NULL::bigint, NULL::bigint, {at}::bigint)"
+            )
+        })
+        .collect();
+    let update = format!("{} VALUES {}{}", numbers::UPDATE_HEAD, tuples.join(", "), numbers::UPDATE_TAIL);
+    assert_reads("update_many", &explain(&mut pg, &update, &[]).await, &["numbers_id_key"]);
+
     let lease_end = json!(chrono::Utc::now().timestamp_micros() + 60_000_000);
     let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier")]).await;
     assert_reads("claim", &claim, &["jobs_ready", "jobs_pkey"]);
