@@ -85,6 +85,7 @@ pub fn core(config: &Config, db: Db, clock: Arc<dyn Clock>, carrier: Arc<dyn Car
         batch: config.worker.batch,
         keys: KeyCache::new(Duration::from_millis(config.auth.key_cache_ms)),
         carrier_concurrency: config.worker.carrier_concurrency,
+        job_batch: config.worker.job_batch,
         caller_ids: config.caller_ids.clone(),
         outbound: crate::service::events::Outbound::new(config),
         metrics: Arc::default(),

@@ -196,6 +196,8 @@ pub struct WorkerConfig {
     /// Carrier jobs one node runs at once (bulk releases); each account's
     /// `max_concurrent_requests` still caps what reaches the carrier.
     pub carrier_concurrency: usize,
+    /// Jobs a queue claims in one statement and records in one transaction.
+    pub job_batch: i64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -282,7 +284,7 @@ impl Default for HttpConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 500, carrier_concurrency: 8 }
+        WorkerConfig { enabled: true, interval_ms: 1_000, batch: 500, carrier_concurrency: 8, job_batch: 64 }
     }
 }
 
@@ -326,6 +328,7 @@ impl Config {
             (self.worker.interval_ms == 0, "worker.interval_ms must be at least 1"),
             (self.worker.batch < 1, "worker.batch must be at least 1"),
             (self.worker.carrier_concurrency == 0, "worker.carrier_concurrency must be at least 1"),
+            (self.worker.job_batch < 1, "worker.job_batch must be at least 1"),
             (self.caller_ids.expiry_ms == 0, "caller_ids.expiry_ms must be at least 1"),
             (self.caller_ids.poll_interval_ms == 0, "caller_ids.poll_interval_ms must be at least 1"),
             (self.carrier.timeout_ms == 0, "carrier.timeout_ms must be at least 1"),

@@ -51,6 +51,8 @@ pub struct Core {
     pub keys: KeyCache,
     /// Carrier jobs run at once (`worker.carrier_concurrency`).
     pub carrier_concurrency: usize,
+    /// Jobs claimed and recorded together (`worker.job_batch`).
+    pub job_batch: i64,
     /// Caller-ID verification window and polling (`caller_ids.*`).
     pub caller_ids: CallerIdConfig,
     /// Audit log retention and webhook delivery.

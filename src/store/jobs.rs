@@ -1,11 +1,13 @@
 //! Job rows: background work written in the same transaction as the state change that needs it,
 //! then run at least once by whichever worker of its queue claims it (every kind is idempotent).
 
-use chrono::{DateTime, Duration, Utc};
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
-use super::{column, in_list, parsed_opt, run_values, Bind, Db, Sql};
+use super::{column, in_list, parsed_opt, run_values, Backend, Bind, Db, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::jobs::{Job, JobKind, JobStatus, Queue};
@@ -72,57 +74,67 @@ pub async fn insert(conn: &mut AnyConnection, jobs: impl IntoIterator<Item = New
     .await
 }
 
-/// The statement [`claim`] runs: the oldest ready job of the queue from the `jobs_pending` range,
-/// then that job by primary key.
+/// The statement [`claim_batch`] runs: the oldest ready jobs of the queue from the `jobs_ready`
+/// range, then those jobs by primary key.
 pub fn claim_sql(db: &Db) -> String {
     let skip = db.for_update_skip_locked();
     let due = "run_at <= $1 AND (locked_until IS NULL OR locked_until <= $1)";
-    // The re-check on the locked row spells `status` so that no partial index on pending jobs
-    // applies: the outer row is then found by primary key, never by a scan of the ready range.
+    let batch = format!("SELECT id FROM jobs WHERE queue = $3 AND status = 'pending' AND {due} ORDER BY run_at, id LIMIT $4{skip}");
+    // PostgreSQL: an array computed once, then probed by primary key. Offered `id IN (...)`, the
+    // generic plan of a statement run many times joins the batch against a scan of every job.
+    let ids = match db.backend {
+        Backend::Postgres => format!("= ANY(ARRAY({batch}))"),
+        Backend::Sqlite => format!("IN ({batch})"),
+    };
+    // The re-check on the locked rows spells `status` so that no partial index on pending jobs
+    // applies: the outer rows are then found by primary key, never by a scan of the ready range.
     format!(
         "UPDATE jobs SET attempts = attempts + 1, locked_until = $2, updated_at = $1 \
-         WHERE id = (SELECT id FROM jobs WHERE queue = $3 AND status = 'pending' AND {due} ORDER BY run_at, id LIMIT 1{skip}) \
-         AND queue = $3 AND status || '' = 'pending' AND {due} \
+         WHERE id {ids} AND queue = $3 AND status || '' = 'pending' AND {due} \
          RETURNING {COLUMNS}"
     )
 }
 
-/// Claims the oldest due job of `queue` for `lease`: the attempt is counted up front, and a worker
-/// that dies mid-run lets the lease lapse so another picks the job up. The outer conditions are
-/// re-checked on the locked row, so two workers never hold one lease.
-pub async fn claim(db: &Db, queue: Queue, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<Option<Job>> {
-    sqlx::query(&claim_sql(db))
+/// Claims up to `limit` of the oldest due jobs of `queue` until `lease_end`, in one statement,
+/// and returns them oldest first. Each attempt is counted up front, and a worker that dies mid-run
+/// lets the lease lapse so another picks the job up. The outer conditions are re-checked on the
+/// locked rows, so two workers never hold one lease.
+pub async fn claim_batch(db: &Db, queue: Queue, now: DateTime<Utc>, lease_end: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<Job>> {
+    let rows = sqlx::query(&claim_sql(db))
         .bind(to_micros(now))
-        .bind(to_micros(now + lease))
+        .bind(to_micros(lease_end))
         .bind(queue.as_str())
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|r| from_row(&r))
-        .transpose()
+        .bind(limit)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut jobs = rows.iter().map(from_row).collect::<sqlx::Result<Vec<Job>>>()?;
+    // RETURNING follows no order.
+    jobs.sort_by_key(|j| (j.run_at, j.id));
+    Ok(jobs)
 }
 
 /// What became of one attempt at a job.
-#[derive(Clone, Copy, Debug)]
-pub enum Outcome<'a> {
+#[derive(Clone, Debug)]
+pub enum Outcome {
     Done,
     /// Try again at `at`; an attempt that was not `counted` (a carrier's rate limit) is given back.
     Retry {
         at: DateTime<Utc>,
-        error: &'a str,
+        error: Cow<'static, str>,
         counted: bool,
     },
     /// Parked as failed for an operator to see and retry.
     Park {
-        error: &'a str,
+        error: Cow<'static, str>,
     },
 }
 
 /// Records the outcome of an attempt.
-pub async fn finish(conn: &mut AnyConnection, id: i64, outcome: Outcome<'_>, now: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn finish(conn: &mut AnyConnection, id: i64, outcome: &Outcome, now: DateTime<Utc>) -> sqlx::Result<()> {
     let (status, run_at, error, refund) = match outcome {
         Outcome::Done => (JobStatus::Done, None, None, 0),
-        Outcome::Retry { at, error, counted } => (JobStatus::Pending, Some(at), Some(error), i64::from(!counted)),
-        Outcome::Park { error } => (JobStatus::Failed, None, Some(error), 0),
+        Outcome::Retry { at, error, counted } => (JobStatus::Pending, Some(*at), Some(error.as_ref()), i64::from(!counted)),
+        Outcome::Park { error } => (JobStatus::Failed, None, Some(error.as_ref()), 0),
     };
     sqlx::query(
         "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = COALESCE($3, last_error), \
@@ -134,6 +146,21 @@ pub async fn finish(conn: &mut AnyConnection, id: i64, outcome: Outcome<'_>, now
     .bind(to_micros(now))
     .bind(id)
     .bind(refund)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Hands back a job claimed until `lease_end` but never started: due as before, its attempt not
+/// counted. A job whose lease lapsed and that another worker took over is left to that worker.
+pub async fn give_back(conn: &mut AnyConnection, id: i64, lease_end: DateTime<Utc>, now: DateTime<Utc>) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE jobs SET locked_until = NULL, attempts = attempts - 1, updated_at = $1 \
+         WHERE id = $2 AND status = 'pending' AND locked_until = $3",
+    )
+    .bind(to_micros(now))
+    .bind(id)
+    .bind(to_micros(lease_end))
     .execute(&mut *conn)
     .await?;
     Ok(())

@@ -133,16 +133,18 @@ impl Db {
                     Ok(())
                 })
             })
-            // sqlx pings every connection it takes back (flushing the rollback a dropped
-            // transaction queued), so a ping when handing one out again only costs a round trip.
+            // sqlx pings every connection it takes back, so a ping when handing one out again
+            // only costs a round trip.
             .test_before_acquire(false)
-            // A connection must never be used inside a transaction it did not begin: a request
-            // dropped just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls
-            // back by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth
-            // above 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the
-            // write lock. The depth is read locally, after the release ping ran any queued rollback.
-            .before_acquire(|conn, _meta| {
+            // A connection must never go back to the pool inside a transaction: a request dropped
+            // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
+            // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
+            // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
+            // lock. The ping first runs any rollback a dropped transaction queued and lets a
+            // `BEGIN` still in flight land, so the depth read after it is the real one.
+            .after_release(|conn, _meta| {
                 Box::pin(async move {
+                    conn.ping().await?;
                     if conn.is_in_transaction() {
                         tracing::warn!("closing a database connection released inside a transaction");
                         return Ok(false);

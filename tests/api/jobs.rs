@@ -1,6 +1,9 @@
-//! The job runner: queues worked independently, old jobs carried over by migration 0004, and a
-//! test clock that settles everything before it answers whatever the worker is doing.
+//! The job runner: queues worked independently, old jobs carried over by migration 0004, a test
+//! clock that settles everything before it answers whatever the worker is doing, and jobs claimed
+//! and recorded in batches.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -12,16 +15,21 @@ use numberd::domain::ids::{NumberId, WorkspaceId};
 use numberd::jobs::{JobKind, JobStatus, Queue};
 use numberd::store::{jobs, numbers};
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::both_backends;
-use crate::common::{test_config, Backend, TestApp, TestDb};
+use crate::common::{test_config, Backend, TestApp, TestDb, Ws};
+use crate::events::all_events;
 
 both_backends!(
     a_hanging_carrier_call_does_not_delay_a_period_end,
     test_clock_advance_settles_everything_while_the_worker_runs,
     carrier_jobs_queued_before_migration_0004_are_delivered,
     shutdown_finishes_the_job_in_hand_and_starts_no_other,
+    a_stop_mid_batch_gives_back_the_jobs_it_did_not_start,
+    two_nodes_deliver_a_shared_backlog_exactly_once,
+    a_job_left_waiting_half_its_lease_is_not_started,
+    a_job_whose_outcome_cannot_be_recorded_holds_back_no_other,
 );
 
 fn with_worker(c: &mut numberd::config::Config) {
@@ -167,4 +175,190 @@ async fn carrier_jobs_queued_before_migration_0004_are_delivered(b: Backend) {
     assert!(jobs::requeue(&core.db, failed.id, Utc::now()).await.unwrap());
     assert_eq!(app::sweep_once(core, 100).await.unwrap(), (0, 1));
     assert_eq!(app.carrier.successes(Op::ReleaseNumber, "+14155550101"), 1);
+}
+
+/// `count` dedicated numbers of a live workspace, released, their periods over and settled: each
+/// has a carrier release queued, none delivered yet.
+async fn released(app: &TestApp, ws: &Ws, count: usize) -> Vec<Value> {
+    let mut numbers = Vec::new();
+    for i in 0..count {
+        let n = ws.register(json!({ "number": format!("+1415555{i:04}"), "kind": "dedicated" })).await;
+        let (status, body) = ws.delete(&format!("./numbers/{}", n["id"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        numbers.push(n);
+    }
+    app.clock.shift(chrono::Duration::days(32));
+    assert_eq!(app.running.core.sweep(None, 100).await.unwrap(), count);
+    numbers
+}
+
+/// The number's carrier release as the API shows it: status and attempts.
+async fn release_of(ws: &Ws, n: &Value) -> (String, i64) {
+    let (_, got) = ws.get(&format!("./numbers/{}", n["id"].as_str().unwrap())).await;
+    let release = &got["carrierRelease"];
+    (release["status"].as_str().unwrap_or_else(|| panic!("no carrier release: {got}")).to_owned(), release["attempts"].as_i64().unwrap())
+}
+
+/// Waits until `count` pending jobs have been claimed once.
+async fn until_claimed(core: &numberd::service::Core, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let pending = jobs::list(&core.db, Some(JobStatus::Pending)).await.unwrap();
+        if pending.iter().filter(|j| j.attempts == 1).count() == count {
+            return;
+        }
+        assert!(Instant::now() < deadline, "never claimed {count} jobs at once: {pending:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn a_stop_mid_batch_gives_back_the_jobs_it_did_not_start(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| {
+        c.worker.carrier_concurrency = 2;
+        c.carrier.timeout_ms = 5_000;
+    })
+    .await;
+    let ws = app.workspace(false).await;
+    let numbers = released(&app, &ws, 5).await;
+    // The first two carrier calls take a while: the stop arrives while they are in flight.
+    app.carrier.script(Op::ReleaseNumber, [Answer::Delay(Duration::from_millis(1_000)), Answer::Delay(Duration::from_millis(1_000))]);
+    let core = app.running.core.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let pass = tokio::spawn({
+        let (core, stop) = (core.clone(), stop.clone());
+        async move { core.run_jobs(Queue::Carrier, &|| stop.load(Ordering::SeqCst)).await }
+    });
+    // One statement claims the whole batch: every job has counted its attempt before any ran.
+    until_claimed(&core, 5).await;
+    stop.store(true, Ordering::SeqCst);
+    assert_eq!(pass.await.unwrap().unwrap(), 2, "the jobs in hand are finished");
+    let mut releases = Vec::new();
+    for n in &numbers {
+        releases.push(release_of(&ws, n).await);
+    }
+    releases.sort();
+    // The three never started are back in the queue as they were: no attempt counted, no lease.
+    let expected = [("done", 1), ("done", 1), ("pending", 0), ("pending", 0), ("pending", 0)].map(|(s, a)| (s.to_owned(), a));
+    assert_eq!(releases, expected);
+    assert_eq!(app.carrier.calls().len(), 2);
+
+    // So the next pass delivers them at once, without waiting out a lease.
+    assert_eq!(core.run_jobs(Queue::Carrier, &|| false).await.unwrap(), 3);
+    for n in &numbers {
+        assert_eq!(release_of(&ws, n).await, ("done".to_owned(), 1));
+        assert_eq!(app.carrier.successes(Op::ReleaseNumber, n["number"].as_str().unwrap()), 1);
+    }
+}
+
+async fn two_nodes_deliver_a_shared_backlog_exactly_once(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| {
+        c.worker.job_batch = 8;
+        c.worker.carrier_concurrency = 4;
+    })
+    .await;
+    let other = app.another_node().await;
+    let ws = app.workspace(false).await;
+    let count = 60;
+    let numbers = released(&app, &ws, count).await;
+    // Each carrier call takes a moment, so both nodes are at the backlog together.
+    app.carrier.script(Op::ReleaseNumber, (0..count).map(|_| Answer::Delay(Duration::from_millis(5))));
+    let (here, there) =
+        tokio::join!(app.running.core.run_jobs(Queue::Carrier, &|| false), other.running.core.run_jobs(Queue::Carrier, &|| false));
+    let (here, there) = (here.unwrap(), there.unwrap());
+    assert_eq!(here + there, count);
+    assert!(here > 0 && there > 0, "both nodes took part: {here} and {there}");
+    assert_eq!(app.carrier.calls().len(), count);
+    for n in &numbers {
+        assert_eq!(app.carrier.successes(Op::ReleaseNumber, n["number"].as_str().unwrap()), 1);
+        assert_eq!(release_of(&ws, n).await, ("done".to_owned(), 1));
+    }
+    assert_eq!(all_events(&ws, "type=number.carrier_release_confirmed").await.len(), count);
+}
+
+async fn a_job_left_waiting_half_its_lease_is_not_started(b: Backend) {
+    let app = TestApp::spawn_with(b, |c| {
+        c.worker.carrier_concurrency = 1;
+        c.carrier.timeout_ms = 5_000;
+    })
+    .await;
+    let other = app.another_node().await;
+    let ws = app.workspace(false).await;
+    let numbers = released(&app, &ws, 3).await;
+    // The first node's first carrier call hangs while the lease of its batch of three runs out;
+    // the other node then takes all three over, and its own first call is slower still.
+    let calls = [Answer::Delay(Duration::from_millis(1_500)), Answer::Delay(Duration::from_millis(3_000))];
+    app.carrier.script(Op::ReleaseNumber, calls);
+    let first = tokio::spawn({
+        let core = app.running.core.clone();
+        async move { core.run_jobs(Queue::Carrier, &|| false).await }
+    });
+    until_claimed(&app.running.core, 3).await;
+    app.clock.shift(chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64 + 1_000));
+    let second = tokio::spawn({
+        let core = other.running.core.clone();
+        async move { core.run_jobs(Queue::Carrier, &|| false).await }
+    });
+    // The first node finishes the call in hand, but neither starts the two jobs that waited behind
+    // it nor takes them back from the node now holding them.
+    assert_eq!(first.await.unwrap().unwrap(), 1);
+    assert_eq!(second.await.unwrap().unwrap(), 3);
+    let mut successes: Vec<usize> =
+        numbers.iter().map(|n| app.carrier.successes(Op::ReleaseNumber, n["number"].as_str().unwrap())).collect();
+    successes.sort();
+    assert_eq!(successes, [1, 1, 2], "only the job in hand when its lease lapsed ran twice");
+    for n in &numbers {
+        assert_eq!(release_of(&ws, n).await, ("done".to_owned(), 2));
+    }
+}
+
+/// Makes writing any event of `number` fail, as a `finished` hook the job's data breaks would.
+async fn poison_events_of(app: &TestApp, b: Backend, number: &Value) {
+    let pool = &app.running.core.db.pool;
+    let id = number["id"].as_str().unwrap();
+    let statements = match b {
+        Backend::Sqlite => {
+            vec![format!(
+                "CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.number_id = '{id}' BEGIN SELECT RAISE(ABORT, 'poisoned'); END"
+            )]
+        }
+        Backend::Postgres => vec![
+            format!(
+                "CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.number_id = '{id}' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$"
+            ),
+            "CREATE TRIGGER poison BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION poison()".to_owned(),
+        ],
+    };
+    for sql in statements {
+        sqlx::query(&sql).execute(pool).await.unwrap();
+    }
+}
+
+async fn a_job_whose_outcome_cannot_be_recorded_holds_back_no_other(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ws = app.workspace(false).await;
+    let numbers = released(&app, &ws, 3).await;
+    poison_events_of(&app, b, &numbers[1]).await;
+    let core = &app.running.core;
+    assert!(core.run_jobs(Queue::Carrier, &|| false).await.is_err(), "the pass reports the failure");
+    // The other two are recorded, with their events; the third is left to its lease.
+    let releases = [release_of(&ws, &numbers[0]).await, release_of(&ws, &numbers[1]).await, release_of(&ws, &numbers[2]).await];
+    assert_eq!(releases, [("done", 1), ("pending", 1), ("done", 1)].map(|(s, a)| (s.to_owned(), a)));
+    let confirmed = all_events(&ws, "type=number.carrier_release_confirmed").await;
+    let mut confirmed: Vec<&str> = confirmed.iter().map(|e| e["data"]["id"].as_str().unwrap()).collect();
+    confirmed.sort();
+    let mut expected = vec![numbers[0]["id"].as_str().unwrap(), numbers[2]["id"].as_str().unwrap()];
+    expected.sort();
+    assert_eq!(confirmed, expected);
+
+    // Once the fault is gone and the lease has lapsed, the third is delivered too.
+    let drop = match b {
+        Backend::Sqlite => "DROP TRIGGER poison",
+        Backend::Postgres => "DROP TRIGGER poison ON events",
+    };
+    sqlx::query(drop).execute(&core.db.pool).await.unwrap();
+    app.clock.shift(chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64 + 1_000));
+    assert_eq!(core.run_jobs(Queue::Carrier, &|| false).await.unwrap(), 1);
+    assert_eq!(release_of(&ws, &numbers[1]).await, ("done".to_owned(), 2));
+    assert_eq!(all_events(&ws, "type=number.carrier_release_confirmed").await.len(), 3);
 }

@@ -326,9 +326,9 @@ async fn a_crashed_delivery_is_taken_over_after_its_lease(b: Backend) {
     .expect("clock moved");
     assert_eq!(core.sweep(None, 100).await.unwrap(), 1);
     let lease = chrono::Duration::milliseconds(app.config.outbox.lease_ms as i64);
-    let claimed =
-        numberd::store::jobs::claim(&core.db, numberd::jobs::Queue::Carrier, core.clock.now(), lease).await.unwrap().expect("a due job");
-    assert_eq!(claimed.attempts, 1);
+    let now = core.clock.now();
+    let claimed = numberd::store::jobs::claim_batch(&core.db, numberd::jobs::Queue::Carrier, now, now + lease, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|j| j.attempts).collect::<Vec<_>>(), [1], "the one due job");
     // While the lease holds, nobody else delivers it.
     assert_eq!(core.run_jobs(numberd::jobs::Queue::Carrier, &|| false).await.unwrap(), 0);
     assert_eq!(carrier_release_of(&ws, &n).await["status"], "pending");

@@ -105,6 +105,23 @@ async fn explain(pg: &mut PgConnection, sql: &str, binds: &[Value]) -> Reads {
         other => panic!("unsupported bind {other}"),
     });
     let row = query.fetch_one(&mut *pg).await.unwrap_or_else(|e| panic!("explain {sql}: {e}"));
+    reads_of(&row)
+}
+
+/// Like [`explain`], for the generic plan PostgreSQL may settle on for a statement it has run a
+/// few times: planned once for any values of its parameters (of SQL `types`); `args` are SQL
+/// literals.
+async fn explain_generic(pg: &mut PgConnection, sql: &str, types: &str, args: &str) -> Reads {
+    sqlx::raw_sql(&format!("SET plan_cache_mode = force_generic_plan; PREPARE generic ({types}) AS {sql}"))
+        .execute(&mut *pg)
+        .await
+        .unwrap();
+    let row = sqlx::raw_sql(&format!("EXPLAIN (FORMAT JSON) EXECUTE generic ({args})")).fetch_one(&mut *pg).await.unwrap();
+    sqlx::raw_sql("DEALLOCATE generic; RESET plan_cache_mode").execute(&mut *pg).await.unwrap();
+    reads_of(&row)
+}
+
+fn reads_of(row: &sqlx::postgres::PgRow) -> Reads {
     // `json` arrives as its text; sqlx is built without its JSON types.
     let plan: Value = serde_json::from_str(&row.try_get_unchecked::<String, _>(0).unwrap()).unwrap();
     let mut reads = Reads::default();
@@ -175,10 +192,59 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     assert_reads("update_many", &explain(&mut pg, &update, &[]).await, &["numbers_id_key"]);
 
     let lease_end = json!(chrono::Utc::now().timestamp_micros() + 60_000_000);
-    let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier")]).await;
+    let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier"), json!(64)]).await;
     assert_reads("claim", &claim, &["jobs_ready", "jobs_pkey"]);
     let latest = explain(&mut pg, &jobs::for_number_sql(), &[id, json!("carrier_release")]).await;
     assert_reads("latest_for_number", &latest, &["jobs_number"]);
+}
+
+/// A carrier backlog of bulk releases in an analyzed table: the claim takes its batch from the
+/// ready range and the jobs by primary key, both in the plan for the values at hand and in the
+/// generic plan PostgreSQL may settle on for a statement run many times (one for any batch size,
+/// which would rather scan the whole table than probe a tenth of the backlog by key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_big_analyzed_backlog_is_claimed_by_index() {
+    let app = TestApp::spawn(Backend::Postgres).await;
+    let mut pg = PgConnection::connect(&app.db.url).await.expect("connect to the test schema");
+    sqlx::query(
+        "INSERT INTO jobs (kind, queue, payload, status, attempts, run_at, created_at, updated_at) \
+         SELECT 'carrier_release', 'carrier', '{}', CASE WHEN g % 3 = 0 THEN 'done' ELSE 'pending' END, 0, g, g, g \
+         FROM generate_series(1, $1) g",
+    )
+    .bind(BIG)
+    .execute(&mut pg)
+    .await
+    .unwrap();
+    sqlx::query("ANALYZE jobs").execute(&mut pg).await.unwrap();
+    let (now, lease_end) = (chrono::Utc::now().timestamp_micros(), chrono::Utc::now().timestamp_micros() + 60_000_000);
+    let sql = jobs::claim_sql(&app.running.core.db);
+    let custom = explain(&mut pg, &sql, &[json!(now), json!(lease_end), json!("carrier"), json!(64)]).await;
+    assert_reads("claim", &custom, &["jobs_ready", "jobs_pkey"]);
+    let generic = explain_generic(&mut pg, &sql, "bigint, bigint, text, bigint", &format!("{now}, {lease_end}, 'carrier', 64")).await;
+    assert_reads("claim (generic plan)", &generic, &["jobs_ready", "jobs_pkey"]);
+}
+
+/// SQLite claims the same way: the batch from the ready range, the jobs by rowid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_claims_from_the_ready_range_by_rowid() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let db = &app.running.core.db;
+    let now = chrono::Utc::now().timestamp_micros();
+    let plan: Vec<String> = sqlx::query(&format!("EXPLAIN QUERY PLAN {}", jobs::claim_sql(db)))
+        .bind(now)
+        .bind(now + 60_000_000)
+        .bind("carrier")
+        .bind(64_i64)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String, _>("detail"))
+        .collect();
+    for expected in ["SEARCH jobs USING INDEX jobs_ready", "SEARCH jobs USING INTEGER PRIMARY KEY"] {
+        assert!(plan.iter().any(|d| d.starts_with(expected)), "claim plan lacks {expected:?}: {plan:?}");
+    }
+    assert!(!plan.iter().any(|d| d.starts_with("SCAN jobs")), "claim scans all of jobs: {plan:?}");
 }
 
 /// The newest bulk-loaded number of a kind.
