@@ -134,7 +134,7 @@ async fn ids_survive_the_migration(b: Backend) {
     .execute(&db.pool)
     .await
     .unwrap();
-    db.pool.close().await;
+    db.close().await;
 
     let app = TestApp::spawn_on(test_db).await;
     let key = |id: &str| workspaces::create_key(&app.running.core.db, id.parse().unwrap(), now);
