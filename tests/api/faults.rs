@@ -90,13 +90,13 @@ async fn sqlite_lock_held_past_busy_timeout_is_503() {
     recovers(&app).await;
 }
 
-/// Sets SQLite's page limit on every connection of both pools (it is per connection): `None` caps the
+/// Sets SQLite's page limit on every pooled connection (it is per connection): `None` caps the
 /// file at its current size, so the next write that needs a page fails with SQLITE_FULL, as on a
 /// full disk; `Some(n)` sets it.
 async fn limit_pages(app: &TestApp, limit: Option<i64>) {
-    let db = &app.running.core.db;
+    let pool = &app.running.core.db.pool;
     let mut conns = Vec::new();
-    for pool in [&db.pool, &db.writers].into_iter().flat_map(|p| std::iter::repeat_n(p, app.config.database.max_connections as usize)) {
+    for _ in 0..app.config.database.max_connections {
         let mut c = pool.acquire().await.unwrap();
         let n = match limit {
             Some(n) => n,
