@@ -68,12 +68,7 @@ pub enum Backend {
 
 #[derive(Clone, Debug)]
 pub struct Db {
-    /// Reads and single statements, which never leave a transaction open, so connections go
-    /// back as they are.
     pub pool: AnyPool,
-    /// Write transactions ([`Db::begin_write`]), checked on their way back. Separate from
-    /// `pool`, so a read pays no check and never waits behind writers for a connection.
-    pub writers: AnyPool,
     pub backend: Backend,
     /// When a request last found the database unavailable; `/readyz` reports it for a while,
     /// since a ping alone passes while writes fail (a full disk, a held lock).
@@ -122,36 +117,31 @@ impl Db {
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
         let busy_ms = opts.busy_timeout.as_millis();
-        let options = || {
-            AnyPoolOptions::new()
-                .max_connections(opts.max_connections)
-                .acquire_timeout(opts.acquire_timeout)
-                .after_connect(move |conn, _meta| {
-                    Box::pin(async move {
-                        if backend == Backend::Sqlite {
-                            // WAL lets readers proceed beside the single writer; the busy timeout
-                            // makes writers queue instead of failing with SQLITE_BUSY.
-                            conn.execute("PRAGMA journal_mode = WAL").await?;
-                            conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
-                            conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        }
-                        Ok(())
-                    })
+        let pool = AnyPoolOptions::new()
+            .max_connections(opts.max_connections)
+            .acquire_timeout(opts.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers proceed beside the single writer; the busy timeout
+                        // makes writers queue instead of failing with SQLITE_BUSY.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    }
+                    Ok(())
                 })
-                // sqlx pings every connection it takes back, so a ping when handing one out
-                // again only costs a round trip.
-                .test_before_acquire(false)
-        };
-        let pool = options().connect_with(connect.clone()).await.context("cannot connect to the database")?;
-        let writers = options()
+            })
+            // sqlx pings every connection it takes back, so a ping when handing one out again
+            // only costs a round trip.
+            .test_before_acquire(false)
             // A connection must never go back to the pool inside a transaction: a request dropped
             // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
             // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
             // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
             // lock. The ping first runs any rollback a dropped transaction queued and lets a
-            // `BEGIN` still in flight land, so the depth read after it is the real one. Only
-            // this pool begins transactions, so only its connections pay for the check.
+            // `BEGIN` still in flight land, so the depth read after it is the real one.
             .after_release(|conn, _meta| {
                 Box::pin(async move {
                     conn.ping().await?;
@@ -167,7 +157,6 @@ impl Db {
             .context("cannot connect to the database")?;
         Ok(Db {
             pool,
-            writers,
             backend,
             last_unavailable: Arc::default(),
             writer: Arc::new(Semaphore::new(1)),
@@ -198,9 +187,9 @@ impl Db {
                     .await
                     .map_err(|_| sqlx::Error::PoolTimedOut)?
                     .expect("the writer semaphore is never closed");
-                Ok(Tx { tx: self.writers.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
+                Ok(Tx { tx: self.pool.begin_with("BEGIN IMMEDIATE").await?, _turn: Some(turn) })
             }
-            Backend::Postgres => Ok(Tx { tx: self.writers.begin().await?, _turn: None }),
+            Backend::Postgres => Ok(Tx { tx: self.pool.begin().await?, _turn: None }),
         }
     }
 
@@ -228,11 +217,6 @@ impl Db {
             sqlx::query("ANALYZE numbers, billing_periods, jobs").execute(&self.pool).await?;
         }
         Ok(())
-    }
-
-    /// Closes both pools, waiting for connections in use to come back.
-    pub async fn close(&self) {
-        tokio::join!(self.pool.close(), self.writers.close());
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {

@@ -134,7 +134,7 @@ async fn ids_survive_the_migration(b: Backend) {
     .execute(&db.pool)
     .await
     .unwrap();
-    db.close().await;
+    db.pool.close().await;
 
     let app = TestApp::spawn_on(test_db).await;
     let key = |id: &str| workspaces::create_key(&app.running.core.db, id.parse().unwrap(), now);

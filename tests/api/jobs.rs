@@ -158,7 +158,7 @@ async fn carrier_jobs_queued_before_migration_0004_are_delivered(b: Backend) {
         .await
         .unwrap();
     }
-    old.close().await;
+    old.pool.close().await;
 
     // Starting the new version migrates the rest; its carrier queue delivers the old job.
     let app = TestApp::start_on(db, test_config).await;

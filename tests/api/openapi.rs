@@ -46,7 +46,7 @@ async fn health_and_readiness() {
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 200, "{body}");
     // With the database gone, readiness says so (and health does not care).
-    app.running.core.db.close().await;
+    app.running.core.db.pool.close().await;
     let (status, body) = app.raw(reqwest::Method::GET, "/readyz", None, None).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(app.raw(reqwest::Method::GET, "/healthz", None, None).await.0, 200);
