@@ -21,6 +21,7 @@ both_backends!(
     deliveries_are_signed_and_verify_across_a_rotation,
     a_failing_receiver_is_retried_on_schedule_then_failed_and_retried_by_hand,
     each_numbers_events_arrive_in_order,
+    a_sweeps_events_reach_webhooks_in_order,
     an_endpoint_failing_for_five_days_is_disabled,
     webhook_urls_are_checked_against_ssrf,
     a_hanging_receiver_costs_only_the_timeout,
@@ -240,6 +241,49 @@ async fn each_numbers_events_arrive_in_order(b: Backend) {
     );
     assert!(deliveries(&ws, &hook).await.iter().all(|d| d["status"] == "delivered"));
     assert_eq!(rx.bodies().iter().filter(|e| e["data"]["id"] == y["id"]).count(), 1, "Y once");
+}
+
+/// Period ends settled together in one batch reach a webhook like any other events: each
+/// number's in the order they happened (two renewals of one number in one sweep arrive in turn).
+async fn a_sweeps_events_reach_webhooks_in_order(b: Backend) {
+    let app = private_app(b).await;
+    let ws = app.workspace(true).await;
+    let (rx, url) = Receiver::spawn().await;
+    let hook = create(&ws, &url, json!(["subscription.renewed", "number.released"])).await;
+    let price = json!({ "amount": 200, "exponent": -2, "currencyCode": "USD" });
+    let mut numbers = Vec::new();
+    for i in 0..3 {
+        let body = json!({ "number": format!("+1415555{:04}", 3000 + i), "kind": "dedicated", "monthlyRecurringPrice": price });
+        numbers.push(ws.register(body).await);
+    }
+    let gone = numbers[1]["number"].clone();
+    assert_eq!(ws.delete(&format!("./numbers/{}", numbers[1]["id"].as_str().unwrap())).await.0, StatusCode::OK);
+    // Two period ends pass in one advance.
+    let end: chrono::DateTime<chrono::Utc> = numbers[0]["currentPeriod"]["endAt"].as_str().unwrap().parse().unwrap();
+    assert_eq!(ws.advance(&(end + Duration::days(40)).to_rfc3339()).await.0, StatusCode::OK);
+    // Each staying number's second renewal waits behind its first, though both were queued in
+    // the same statement batch.
+    let waiting = deliveries(&ws, &hook).await.into_iter().filter(|d| d["status"] == "waiting").count();
+    assert_eq!(waiting, 2);
+    for _ in 0..10 {
+        if rx.requests().len() >= 5 {
+            break;
+        }
+        deliver(&app).await;
+    }
+    let seen: Vec<(Value, Value, Value)> =
+        rx.bodies().iter().map(|e| (e["data"]["number"].clone(), e["type"].clone(), e["data"]["currentPeriod"]["index"].clone())).collect();
+    for n in &numbers {
+        let of_n: Vec<(&Value, &Value)> = seen.iter().filter(|(num, ..)| *num == n["number"]).map(|(_, t, i)| (t, i)).collect();
+        let expected = if n["number"] == gone {
+            vec![(json!("number.released"), Value::Null)]
+        } else {
+            vec![(json!("subscription.renewed"), json!(1)), (json!("subscription.renewed"), json!(2))]
+        };
+        assert_eq!(of_n, expected.iter().map(|(t, i)| (t, i)).collect::<Vec<_>>(), "{}: {seen:?}", n["number"]);
+    }
+    assert_eq!(seen.len(), 5, "each event once: {seen:?}");
+    assert!(deliveries(&ws, &hook).await.iter().all(|d| d["status"] == "delivered"));
 }
 
 async fn an_endpoint_failing_for_five_days_is_disabled(b: Backend) {
