@@ -50,18 +50,18 @@ impl Core {
                 continue;
             }
             for step in steps {
-                let sub = rec.subscription.as_mut().expect("checked above");
                 match step {
                     Step::Renewed(period) => {
+                        let sub = rec.subscription.as_mut().expect("checked above");
                         periods.push((i, period));
                         (sub.period_index, sub.updated_at, rec.updated_at) = (period.index, now, now);
                         events.push(number_event(EventType::SubscriptionRenewed, EventActor::worker(), rec, None, period.start)?);
                     }
                     Step::Released { at } => {
-                        (sub.status, sub.updated_at, rec.updated_at) = (after.status, now, now);
                         rec.status = NumberStatus::Inactive;
                         rec.deactivated_at = Some(at);
-                        // Its event shows the carrier release, queued below.
+                        // Its event is made below, once the subscription's end state is set and
+                        // the carrier release it shows is queued.
                         released.push((i, at));
                     }
                 }
@@ -224,12 +224,12 @@ impl Core {
         }
     }
 
-    /// Settles one number of the workspace in its own transaction, waiting for its lock.
+    /// Settles one number of the workspace in its own transaction, waiting for its lock; a number
+    /// deleted meanwhile is not found.
     pub async fn settle_one(&self, tenant: Tenant, id: NumberId) -> Result<()> {
         let mut tx = self.db.begin_write().await?;
         let now = self.now(&mut tx, tenant).await?;
-        let mut recs = numbers::lock_many(&mut tx, &[id], self.db.for_update()).await?;
-        self.settle(&mut tx, &mut recs, now).await?;
+        self.load_settled(&mut tx, tenant, id, now).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -269,7 +269,7 @@ impl Core {
     async fn settle_all<F, Fut>(&self, due: F, at: DateTime<Utc>, batch: i64, skip_locked: bool) -> Result<usize>
     where
         F: Fn() -> Fut,
-        Fut: std::future::Future<Output = sqlx::Result<Vec<(WorkspaceId, NumberId)>>>,
+        Fut: std::future::Future<Output = sqlx::Result<Vec<NumberId>>>,
     {
         let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
         let mut moved = 0;
@@ -278,9 +278,8 @@ impl Core {
             if found.is_empty() {
                 return Ok(moved);
             }
-            let ids: Vec<NumberId> = found.iter().map(|&(_, id)| id).collect();
             let mut tx = self.db.begin_write().await?;
-            let mut recs = numbers::lock_many(&mut tx, &ids, lock).await?;
+            let mut recs = numbers::lock_many(&mut tx, &found, lock).await?;
             let settled = self.settle(&mut tx, &mut recs, at).await?;
             tx.commit().await?;
             moved += settled;

@@ -385,30 +385,26 @@ pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledP
 /// never turns into a join: the plan is one range of `numbers_due` and a primary-key look at the
 /// workspace per due row. (As a join its plan followed guessed sizes: with few workspaces,
 /// without statistics, a probe of `numbers_workspace_due` per live workspace on every sweep.)
-pub const DUE_LIVE_SQL: &str = "SELECT workspace_id, id FROM numbers n \
+pub const DUE_LIVE_SQL: &str = "SELECT id FROM numbers n \
     WHERE sub_status IN ('active', 'canceling') AND period_end <= $1 \
     AND (SELECT test_mode FROM workspaces w WHERE w.id = n.workspace_id) = 0 \
     ORDER BY period_end LIMIT $2";
 
 /// The statement [`due_in_workspace`] runs: a range of `numbers_workspace_due`, in order.
-pub const DUE_IN_WORKSPACE_SQL: &str = "SELECT workspace_id, id FROM numbers WHERE workspace_id = $1 \
+pub const DUE_IN_WORKSPACE_SQL: &str = "SELECT id FROM numbers WHERE workspace_id = $1 \
     AND sub_status IN ('active', 'canceling') AND period_end <= $2 ORDER BY period_end LIMIT $3";
 
 /// Numbers of live workspaces whose current period has ended by `now` (`due <= now`, so downtime
 /// is caught up).
-pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<NumberId>> {
     let rows = sqlx::query(DUE_LIVE_SQL).bind(to_micros(now)).bind(limit).fetch_all(&db.pool).await?;
-    rows.iter().map(due_row).collect()
+    rows.iter().map(|r| parsed(r, "id")).collect()
 }
 
 /// Numbers of one workspace whose current period has ended by `now` (that workspace's clock).
-pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<(WorkspaceId, NumberId)>> {
+pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<NumberId>> {
     let rows = sqlx::query(DUE_IN_WORKSPACE_SQL).bind(ws.to_string()).bind(to_micros(now)).bind(limit).fetch_all(&db.pool).await?;
-    rows.iter().map(due_row).collect()
-}
-
-fn due_row(r: &AnyRow) -> sqlx::Result<(WorkspaceId, NumberId)> {
-    Ok((parsed(r, "workspace_id")?, parsed(r, "id")?))
+    rows.iter().map(|r| parsed(r, "id")).collect()
 }
 
 /// The workspace's live (active) number with this E.164, if any: the one a new number would
