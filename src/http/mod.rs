@@ -5,6 +5,7 @@
 pub mod autocalls;
 pub mod extract;
 mod hardening;
+mod json;
 pub mod native;
 pub mod observe;
 pub mod openapi;
@@ -18,7 +19,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -26,6 +27,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{Code, Error, Kind};
 use crate::service::Core;
+pub use json::Json;
 
 #[derive(Clone)]
 pub struct AppState {

@@ -154,4 +154,12 @@ impl Core {
             .and_then(|w| w.clock_at)
             .ok_or_else(|| Error::internal("test clock", "test-mode workspace without a clock"))
     }
+
+    /// [`Core::now`] for a read outside any transaction: a connection only for a test clock.
+    pub async fn read_now(&self, tenant: Tenant) -> Result<DateTime<Utc>> {
+        if !tenant.test_mode {
+            return Ok(self.clock.now());
+        }
+        self.now(&mut *self.db.pool.acquire().await?, tenant).await
+    }
 }

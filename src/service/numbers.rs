@@ -14,9 +14,9 @@ use crate::domain::phone::E164;
 use crate::domain::record::{BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::error::{Code, Error, Result};
 use crate::jobs::{Job, JobKind};
+use crate::store::is_unique_violation;
 use crate::store::jobs;
 use crate::store::numbers;
-use crate::store::{is_unique_violation, RowLock};
 
 pub const NICKNAME_MAX: usize = 50;
 
@@ -187,30 +187,21 @@ impl Core {
     /// A number as the workspace sees it now: a period end that fell due is applied first, so a
     /// read never shows a state the worker merely has not reached yet.
     pub async fn get_number(&self, tenant: Tenant, id: NumberId) -> Result<NumberWithRelease> {
-        let read = || async {
-            let mut conn = self.db.pool.acquire().await?;
-            let now = self.now(&mut conn, tenant).await?;
-            let rec = numbers::get(&mut conn, tenant.id, id, RowLock::None).await?.ok_or_else(Error::number_not_found)?;
-            Ok::<_, Error>((rec, now))
-        };
-        let (mut rec, now) = read().await?;
+        let read = || async { numbers::read(&self.db, tenant.id, id).await?.ok_or_else(Error::number_not_found) };
+        // The test clock is read before the number, so a number read after it is never older.
+        let now = self.read_now(tenant).await?;
+        let mut rec = read().await?;
         // No connection is held while settling: it takes its own, and nested acquires could
         // starve the pool under load.
         if rec.is_due(now) {
             self.settle_one(tenant, id).await?;
-            rec = read().await?.0;
+            rec = read().await?;
         }
         self.with_release(rec).await
     }
 
     pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {
-        let carrier_release = if rec.kind == NumberKind::Dedicated && rec.status == NumberStatus::Inactive {
-            let mut conn = self.db.pool.acquire().await?;
-            jobs::latest_for_number(&mut conn, JobKind::CarrierRelease, rec.id).await?
-        } else {
-            None
-        };
-        Ok(NumberWithRelease { number: rec, carrier_release })
+        Ok(self.with_releases(vec![rec]).await?.pop().expect("one number in, one out"))
     }
 
     /// A page of numbers with their carrier releases, loaded in one query for the whole page, so a
@@ -218,11 +209,7 @@ impl Core {
     pub async fn with_releases(&self, recs: Vec<NumberRecord>) -> Result<Vec<NumberWithRelease>> {
         let released: Vec<NumberId> =
             recs.iter().filter(|r| r.kind == NumberKind::Dedicated && r.status == NumberStatus::Inactive).map(|r| r.id).collect();
-        let mut jobs = if released.is_empty() {
-            Vec::new()
-        } else {
-            jobs::latest_for_numbers(&mut *self.db.pool.acquire().await?, JobKind::CarrierRelease, &released).await?
-        };
+        let mut jobs = jobs::read_latest_for_numbers(&self.db, JobKind::CarrierRelease, &released).await?;
         Ok(recs
             .into_iter()
             .map(|number| {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::domain::clock::json;
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::order::{ItemRecord, OrderRecord};
@@ -19,8 +20,11 @@ use crate::service::numbers::NumberWithRelease;
 pub struct NumberSubscriptionView {
     pub status: SubscriptionStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "json::opt_ts")]
     pub subscribed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::opt_ts")]
     pub updated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::opt_ts")]
     pub cancelled_at: Option<DateTime<Utc>>,
 }
 
@@ -32,11 +36,16 @@ pub struct EndpointSubscriptionDetails {
     pub id: Uuid,
     pub correlation_id: Uuid,
     pub status: SubscriptionStatus,
+    #[serde(serialize_with = "json::ts")]
     pub subscribed_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::ts")]
     pub updated_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "json::opt_ts")]
     pub canceled_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::ts")]
     pub start_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::ts")]
     pub end_at: DateTime<Utc>,
 }
 
@@ -54,7 +63,9 @@ pub struct EndpointSubscription {
 pub struct PeriodView {
     /// 0 for the first period.
     pub index: i64,
+    #[serde(serialize_with = "json::ts")]
     pub start_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::ts")]
     pub end_at: DateTime<Utc>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub price: Option<Money>,
@@ -69,7 +80,9 @@ pub struct CarrierReleaseView {
     pub attempts: i64,
     pub last_error: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(serialize_with = "json::opt_ts")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -113,7 +126,9 @@ pub struct EndpointFragment {
     #[schema(value_type = Vec<Object>)]
     pub capabilities: Vec<serde_json::Value>,
     pub provisioning_status: ProvisioningStatus,
+    #[serde(serialize_with = "json::ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::ts")]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -151,11 +166,16 @@ pub struct NumberView {
     pub current_period: Option<PeriodView>,
     pub configurations: NumberConfigurations,
     pub nickname: Option<String>,
+    #[serde(serialize_with = "json::ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::opt_ts")]
     pub updated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::opt_ts")]
     pub activated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "json::opt_ts")]
     pub deactivated_at: Option<DateTime<Utc>>,
     /// When a canceling number will leave: the end of its paid period.
+    #[serde(serialize_with = "json::opt_ts")]
     pub deactivates_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub carrier_release: Option<CarrierReleaseView>,
@@ -308,7 +328,9 @@ pub struct OrderView {
     /// `pending` (some number is not settled yet), `completed`, `partial` or `failed`.
     pub status: &'static str,
     pub carrier: AccountView,
+    #[serde(serialize_with = "json::ts")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "json::ts")]
     pub updated_at: DateTime<Utc>,
     pub numbers: Vec<OrderItemView>,
 }

@@ -5,9 +5,9 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
-use super::{column, in_list, parsed_opt, run_values, Backend, Bind, Db, Sql};
+use super::{column, in_list, parsed_opt, run_values, Backend, Bind, Cells, Db, FromCells, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::jobs::{Job, JobKind, JobStatus, Queue};
@@ -26,22 +26,28 @@ const COLUMNS: &str =
     "id, kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, last_error, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
-    let payload: String = row.try_get("payload")?;
-    Ok(Job {
-        id: row.try_get("id")?,
-        kind: column(row, "kind", JobKind::parse)?,
-        queue: column(row, "queue", Queue::parse)?,
-        payload: serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(format!("job payload: {e}").into()))?,
-        dedupe_key: row.try_get("dedupe_key")?,
-        workspace_id: parsed_opt(row, "workspace_id")?,
-        number_id: parsed_opt(row, "number_id")?,
-        status: column(row, "status", JobStatus::parse)?,
-        attempts: row.try_get("attempts")?,
-        run_at: from_micros(row.try_get("run_at")?),
-        last_error: row.try_get("last_error")?,
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-    })
+    Job::from_cells(row)
+}
+
+impl FromCells for Job {
+    fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
+        let payload: String = row.cell("payload")?;
+        Ok(Job {
+            id: row.cell("id")?,
+            kind: column(row, "kind", JobKind::parse)?,
+            queue: column(row, "queue", Queue::parse)?,
+            payload: serde_json::from_str(&payload).map_err(|e| sqlx::Error::Decode(format!("job payload: {e}").into()))?,
+            dedupe_key: row.cell("dedupe_key")?,
+            workspace_id: parsed_opt(row, "workspace_id")?,
+            number_id: parsed_opt(row, "number_id")?,
+            status: column(row, "status", JobStatus::parse)?,
+            attempts: row.cell("attempts")?,
+            run_at: from_micros(row.cell("run_at")?),
+            last_error: row.cell("last_error")?,
+            created_at: from_micros(row.cell("created_at")?),
+            updated_at: from_micros(row.cell("updated_at")?),
+        })
+    }
 }
 
 /// Inserts pending jobs in the caller's transaction. A job whose dedupe key is already held by
@@ -184,13 +190,29 @@ pub async fn latest_for_numbers(conn: &mut AnyConnection, kind: JobKind, numbers
     if numbers.is_empty() {
         return Ok(Vec::new());
     }
+    let rows = for_numbers_sql(kind, numbers).query().fetch_all(&mut *conn).await?;
+    latest(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+}
+
+/// [`latest_for_numbers`] outside any transaction, through [`Db::read_all`]: what a read shows.
+pub async fn read_latest_for_numbers(db: &Db, kind: JobKind, numbers: &[NumberId]) -> sqlx::Result<Vec<Job>> {
+    if numbers.is_empty() {
+        return Ok(Vec::new());
+    }
+    latest(db.read_all(&for_numbers_sql(kind, numbers)).await?)
+}
+
+fn for_numbers_sql(kind: JobKind, numbers: &[NumberId]) -> Sql {
     let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM jobs"));
     sql.push(" WHERE kind = ? AND number_id", [Bind::Text(kind.as_str().into())]);
     in_list(&mut sql, numbers);
-    let rows = sql.query().fetch_all(&mut *conn).await?;
+    sql
+}
+
+/// The job of each number with the highest id.
+fn latest(jobs: Vec<Job>) -> sqlx::Result<Vec<Job>> {
     let mut latest: std::collections::HashMap<NumberId, Job> = std::collections::HashMap::new();
-    for job in rows.iter().map(from_row) {
-        let job = job?;
+    for job in jobs {
         let Some(number) = job.number_id else { continue };
         if latest.get(&number).is_none_or(|j| j.id < job.id) {
             latest.insert(number, job);

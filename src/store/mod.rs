@@ -6,6 +6,7 @@ pub mod events;
 pub mod jobs;
 pub mod numbers;
 pub mod orders;
+mod readers;
 pub mod resources;
 mod seq;
 pub mod stats;
@@ -22,6 +23,7 @@ use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::domain::resources::Page;
+use readers::Readers;
 
 /// A write transaction. On SQLite it also holds this node's writer turn: writers queue for it in
 /// order instead of polling for the file lock in SQLite's busy handler, whose sleeps (up to 100 ms
@@ -76,6 +78,8 @@ pub struct Db {
     /// SQLite's one writer turn per node (see [`Tx`]).
     writer: Arc<Semaphore>,
     acquire_timeout: Duration,
+    /// SQLite's readers for the reads that run most (see [`readers`]); `None` on PostgreSQL.
+    readers: Option<Arc<Readers>>,
 }
 
 #[derive(Clone, Debug)]
@@ -116,6 +120,14 @@ impl Db {
             Backend::Postgres => opts.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
+        let readers = match backend {
+            Backend::Sqlite => {
+                let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
+                let in_memory = url.contains(":memory:");
+                Some(Arc::new(Readers::new(sqlite.get_filename(), in_memory, opts.busy_timeout)))
+            }
+            Backend::Postgres => None,
+        };
         let busy_ms = opts.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
             .max_connections(opts.max_connections)
@@ -161,6 +173,7 @@ impl Db {
             last_unavailable: Arc::default(),
             writer: Arc::new(Semaphore::new(1)),
             acquire_timeout: opts.acquire_timeout,
+            readers,
         })
     }
 
@@ -217,6 +230,20 @@ impl Db {
             sqlx::query("ANALYZE numbers, billing_periods, jobs").execute(&self.pool).await?;
         }
         Ok(())
+    }
+
+    /// Runs a read outside any transaction and decodes its rows: on SQLite in place on a reader,
+    /// on PostgreSQL through the pool.
+    pub(crate) async fn read_all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
+        match &self.readers {
+            Some(readers) => readers.all(sql),
+            None => sql.query().fetch_all(&self.pool).await?.iter().map(T::from_cells).collect(),
+        }
+    }
+
+    /// [`Db::read_all`] for a statement that finds at most one row.
+    pub(crate) async fn read_optional<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Option<T>> {
+        Ok(self.read_all(sql).await?.into_iter().next())
     }
 
     pub async fn ping(&self) -> sqlx::Result<()> {
@@ -392,15 +419,37 @@ impl Page {
     }
 }
 
+/// The value types rows are read as, on either path.
+pub(crate) trait Cell: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql {}
+impl Cell for String {}
+impl Cell for Option<String> {}
+impl Cell for i64 {}
+impl Cell for Option<i64> {}
+
+/// A row read through sqlx (`AnyRow`) or on a SQLite reader, by column name.
+pub(crate) trait Cells {
+    fn cell<T: Cell>(&self, col: &str) -> sqlx::Result<T>;
+}
+
+impl Cells for sqlx::any::AnyRow {
+    fn cell<T: Cell>(&self, col: &str) -> sqlx::Result<T> {
+        sqlx::Row::try_get(self, col)
+    }
+}
+
+/// A record decoded from a row of either path.
+pub(crate) trait FromCells: Sized {
+    fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self>;
+}
+
 /// A text column read with `parse`; a value the code cannot read is a decode error naming it.
-pub(crate) fn column<T>(row: &sqlx::any::AnyRow, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
-    use sqlx::Row;
-    let s: String = row.try_get(col)?;
+pub(crate) fn column<T, R: Cells>(row: &R, col: &str, parse: impl Fn(&str) -> Option<T>) -> sqlx::Result<T> {
+    let s: String = row.cell(col)?;
     parse(&s).ok_or_else(|| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
 }
 
 /// An id (or any `FromStr`) stored as text.
-pub(crate) fn parsed<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<T> {
+pub(crate) fn parsed<T: FromStr, R: Cells>(row: &R, col: &str) -> sqlx::Result<T> {
     column(row, col, |s| s.parse().ok())
 }
 
@@ -410,9 +459,8 @@ pub(crate) fn parse_text<T: FromStr>(col: &str, s: &str) -> sqlx::Result<T> {
     s.parse().map_err(|_| sqlx::Error::Decode(format!("unexpected {col} in the database: {s:?}").into()))
 }
 
-pub(crate) fn parsed_opt<T: FromStr>(row: &sqlx::any::AnyRow, col: &str) -> sqlx::Result<Option<T>> {
-    use sqlx::Row;
-    match row.try_get::<Option<String>, _>(col)? {
+pub(crate) fn parsed_opt<T: FromStr, R: Cells>(row: &R, col: &str) -> sqlx::Result<Option<T>> {
+    match row.cell::<Option<String>>(col)? {
         Some(_) => parsed(row, col).map(Some),
         None => Ok(None),
     }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parsed, run_values, Backend, Bind, Db, RowLock, Sql, IN_WORKSPACE};
+use super::{column, in_list, parsed, run_values, Backend, Bind, Cells, Db, FromCells, RowLock, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
@@ -24,21 +24,21 @@ fn decode_err(what: &str, value: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("unexpected {what} in the database: {value:?}").into())
 }
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> sqlx::Result<T> {
-    let s: String = row.try_get(col)?;
+fn json_col<T: serde::de::DeserializeOwned, R: Cells>(row: &R, col: &str) -> sqlx::Result<T> {
+    let s: String = row.cell(col)?;
     serde_json::from_str(&s).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
 
-fn ts(row: &AnyRow, col: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
-    Ok(row.try_get::<Option<i64>, _>(col)?.map(from_micros))
+fn ts<R: Cells>(row: &R, col: &str) -> sqlx::Result<Option<DateTime<Utc>>> {
+    Ok(row.cell::<Option<i64>>(col)?.map(from_micros))
 }
 
 /// A price stored as three nullable columns (all set or none).
-pub(crate) fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
+pub(crate) fn price_cols<R: Cells>(row: &R) -> sqlx::Result<Option<Money>> {
     match (
-        row.try_get::<Option<i64>, _>("price_amount")?,
-        row.try_get::<Option<i64>, _>("price_exponent")?,
-        row.try_get::<Option<String>, _>("price_currency")?,
+        row.cell::<Option<i64>>("price_amount")?,
+        row.cell::<Option<i64>>("price_exponent")?,
+        row.cell::<Option<String>>("price_currency")?,
     ) {
         (Some(amount), Some(exponent), Some(currency)) => Ok(Some(Money {
             amount,
@@ -50,47 +50,53 @@ pub(crate) fn price_cols(row: &AnyRow) -> sqlx::Result<Option<Money>> {
 }
 
 fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
-    let price = price_cols(row)?;
-    let sub_status = column(row, "sub_status", SubscriptionStatus::parse)?;
-    let subscription = match row.try_get::<Option<String>, _>("sub_id")? {
-        Some(sub_id) => Some(SubscriptionRecord {
-            id: sub_id.parse().map_err(|_| decode_err("sub_id", &sub_id))?,
-            status: sub_status,
-            anchor: from_micros(row.try_get("sub_anchor")?),
-            period_index: row.try_get("period_index")?,
-            subscribed_at: from_micros(row.try_get("subscribed_at")?),
-            updated_at: from_micros(row.try_get("sub_updated_at")?),
-            cancelled_at: ts(row, "cancelled_at")?,
-        }),
-        None => None,
-    };
-    Ok(NumberRecord {
-        seq: row.try_get("seq")?,
-        id: parsed(row, "id")?,
-        workspace_id: parsed(row, "workspace_id")?,
-        e164: row.try_get("e164")?,
-        kind: column(row, "kind", NumberKind::parse)?,
-        number_type: column(row, "number_type", NumberType::parse)?,
-        country: row.try_get("country")?,
-        capabilities: json_col(row, "capabilities")?,
-        price,
-        configurations: json_col(row, "configurations")?,
-        nickname: row.try_get("nickname")?,
-        status: column(row, "status", NumberStatus::parse)?,
-        subscription,
-        activated_at: ts(row, "activated_at")?,
-        deactivated_at: ts(row, "deactivated_at")?,
-        deleted_at: ts(row, "deleted_at")?,
-        created_at: from_micros(row.try_get("created_at")?),
-        updated_at: from_micros(row.try_get("updated_at")?),
-        carrier: holding(row)?,
-    })
+    NumberRecord::from_cells(row)
+}
+
+impl FromCells for NumberRecord {
+    fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
+        let price = price_cols(row)?;
+        let sub_status = column(row, "sub_status", SubscriptionStatus::parse)?;
+        let subscription = match row.cell::<Option<String>>("sub_id")? {
+            Some(sub_id) => Some(SubscriptionRecord {
+                id: sub_id.parse().map_err(|_| decode_err("sub_id", &sub_id))?,
+                status: sub_status,
+                anchor: from_micros(row.cell("sub_anchor")?),
+                period_index: row.cell("period_index")?,
+                subscribed_at: from_micros(row.cell("subscribed_at")?),
+                updated_at: from_micros(row.cell("sub_updated_at")?),
+                cancelled_at: ts(row, "cancelled_at")?,
+            }),
+            None => None,
+        };
+        Ok(NumberRecord {
+            seq: row.cell("seq")?,
+            id: parsed(row, "id")?,
+            workspace_id: parsed(row, "workspace_id")?,
+            e164: row.cell("e164")?,
+            kind: column(row, "kind", NumberKind::parse)?,
+            number_type: column(row, "number_type", NumberType::parse)?,
+            country: row.cell("country")?,
+            capabilities: json_col(row, "capabilities")?,
+            price,
+            configurations: json_col(row, "configurations")?,
+            nickname: row.cell("nickname")?,
+            status: column(row, "status", NumberStatus::parse)?,
+            subscription,
+            activated_at: ts(row, "activated_at")?,
+            deactivated_at: ts(row, "deactivated_at")?,
+            deleted_at: ts(row, "deleted_at")?,
+            created_at: from_micros(row.cell("created_at")?),
+            updated_at: from_micros(row.cell("updated_at")?),
+            carrier: holding(row)?,
+        })
+    }
 }
 
 /// The carrier columns: all three set, or none.
-fn holding(row: &AnyRow) -> sqlx::Result<Option<CarrierHolding>> {
-    let Some(account) = row.try_get::<Option<String>, _>("carrier_account")? else { return Ok(None) };
-    Ok(Some(CarrierHolding { account, kind: column(row, "carrier_kind", AccountKind::parse)?, carrier_ref: row.try_get("carrier_ref")? }))
+fn holding<R: Cells>(row: &R) -> sqlx::Result<Option<CarrierHolding>> {
+    let Some(account) = row.cell::<Option<String>>("carrier_account")? else { return Ok(None) };
+    Ok(Some(CarrierHolding { account, kind: column(row, "carrier_kind", AccountKind::parse)?, carrier_ref: row.cell("carrier_ref")? }))
 }
 
 fn to_json<T: serde::Serialize>(v: &T) -> String {
@@ -235,6 +241,12 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
         .transpose()
 }
 
+/// [`get`] outside any transaction, through [`Db::read_optional`]: what a read shows.
+pub async fn read(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    let sql = Sql { text: by_id_sql(true, RowLock::None), binds: vec![Bind::Text(id.to_string()), Bind::Text(ws.to_string())] };
+    db.read_optional(&sql).await
+}
+
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
 pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
     sqlx::query(&by_seq_sql(lock)).bind(seq).bind(ws.to_string()).fetch_optional(&mut *conn).await?.map(|r| from_row(&r)).transpose()
@@ -314,7 +326,7 @@ pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<
         sql.push(" AND sub_status = ?", text(s.as_str()));
     }
     Page::After { seq: after_seq, limit }.apply(&mut sql);
-    sql.query().fetch_all(&db.pool).await?.iter().map(from_row).collect()
+    db.read_all(&sql).await
 }
 
 /// The smallest string greater than every string that starts with `prefix` (ASCII).

@@ -1,9 +1,9 @@
 //! `/api/user/assistants/get` and `/api/user/assistant[/{id}]`: assistants and the number each
 //! one uses.
 
+use crate::http::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -3,8 +3,8 @@
 
 use std::future::Future;
 
+use crate::http::Json;
 use axum::extract::{RawQuery, State};
-use axum::Json;
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

@@ -1,9 +1,9 @@
 //! `/api/user/campaign`, `/api/user/campaigns` and `/api/user/campaigns/update-status`:
 //! campaigns and their phone-number rotation.
 
+use crate::http::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

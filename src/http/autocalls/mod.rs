@@ -11,9 +11,9 @@ mod paginator;
 mod phone_numbers;
 mod purchase;
 
+use crate::http::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use utoipa_axum::router::OpenApiRouter;

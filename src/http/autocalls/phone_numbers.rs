@@ -1,8 +1,8 @@
 //! `/api/user/phone-numbers`: list, nickname, release; and the assistant number picker.
 
+use crate::http::Json;
 use axum::extract::{RawQuery, State};
 use axum::routing::put;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

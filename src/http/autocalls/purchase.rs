@@ -1,10 +1,10 @@
 //! `/api/user/phone-numbers/search` and `/api/user/phone-numbers/purchase`: buying a number the
 //! Autocalls way, through the same orders as the native API (one number, the default account).
 
+use crate::http::Json;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

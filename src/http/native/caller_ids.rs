@@ -1,9 +1,9 @@
 //! `/workspaces/{workspaceId}/caller-ids`: verify a number the platform's user owns, so calls can
 //! be placed from it. Verified, it is a `callerId` number in the inventory.
 
+use crate::http::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,7 +1,7 @@
 //! `GET /workspaces/{workspaceId}/events`: the audit log, newest first.
 
+use crate::http::Json;
 use axum::extract::State;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

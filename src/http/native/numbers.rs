@@ -1,7 +1,7 @@
 //! `/workspaces/{workspaceId}/numbers`: register, list, get, edit, release, cancel-subscription.
 
+use crate::http::Json;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -1,9 +1,9 @@
 //! Buying numbers: `/workspaces/{workspaceId}/available-numbers` (search a carrier account) and
 //! `/workspaces/{workspaceId}/number-orders` (buy, with an optional `Idempotency-Key`).
 
+use crate::http::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;

@@ -1,8 +1,8 @@
 //! Assistants, campaigns and calls under `/workspaces/{workspaceId}`.
 
+use crate::http::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

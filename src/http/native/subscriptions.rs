@@ -1,7 +1,7 @@
 //! Endpoint subscriptions: the number id is the endpoint id; its one subscription is `main`.
 
+use crate::http::Json;
 use axum::extract::State;
-use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;

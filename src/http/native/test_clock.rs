@@ -1,7 +1,7 @@
 //! Test clocks: a test-mode workspace's own time, moved forward on request.
 
+use crate::http::Json;
 use axum::extract::State;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,9 +1,9 @@
 //! `/workspaces/{workspaceId}/webhooks`: endpoints that receive the workspace's events, signed
 //! the Standard Webhooks way, and their deliveries.
 
+use crate::http::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -1,0 +1,170 @@
+//! SQLite's readers: read-only connections that run a short read in place, on the task that asks.
+//!
+//! sqlx-sqlite runs every statement on a worker thread of its own and hands rows back over a
+//! channel; for a lookup by key that handoff (futex wakes and context switches on both sides)
+//! cost several times the query. A reader skips it: the statement runs on the calling thread, so
+//! at most one reader per runtime thread is ever in use and the idle ones are simply kept. The
+//! reads sent here are index lookups and ranges of a page or so, a few to a few hundred
+//! microseconds, short enough to run on the runtime; WAL lets them proceed beside the writer.
+
+use std::cell::Cell;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Bind, Cells, FromCells, Sql};
+
+/// Statements a reader keeps prepared: the few shapes of numberd's reads, with each list filter.
+const PREPARED: usize = 64;
+
+#[derive(Debug)]
+pub(crate) struct Readers {
+    /// Opened as a URI, so an in-memory database shared with the sqlx pool is reached too.
+    uri: String,
+    busy_timeout: Duration,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Readers {
+    /// `file` is the database sqlx opened (its name for an in-memory one).
+    pub fn new(file: &Path, in_memory: bool, busy_timeout: Duration) -> Self {
+        let name = file.to_string_lossy();
+        let uri = if in_memory {
+            format!("{name}?mode=memory&cache=shared")
+        } else {
+            // A plain path as a URI: `?` and `#` would start its query and fragment.
+            format!("file:{}", name.replace('%', "%25").replace('?', "%3f").replace('#', "%23"))
+        };
+        Readers { uri, busy_timeout, idle: Mutex::default() }
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.uri, flags)?;
+        // A reader waits only while the WAL index is being rebuilt after a crash.
+        conn.busy_timeout(self.busy_timeout)?;
+        conn.set_prepared_statement_cache_capacity(PREPARED);
+        Ok(conn)
+    }
+
+    /// Runs `sql` on an idle reader (a new one if none is idle) and decodes every row.
+    pub fn all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
+        let taken = self.idle.lock().expect("not poisoned").pop();
+        let conn = match taken {
+            Some(c) => c,
+            None => self.open().map_err(to_sqlx)?,
+        };
+        let out = run(&conn, sql);
+        // A reader whose statement failed is kept too: it holds no transaction once the
+        // statement is reset, and a broken file fails the next open just the same.
+        self.idle.lock().expect("not poisoned").push(conn);
+        out
+    }
+}
+
+fn run<T: FromCells>(conn: &Connection, sql: &Sql) -> sqlx::Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(&sql.text).map_err(to_sqlx)?;
+    // `$n` placeholders are named parameters to SQLite, numbered by first appearance, so each is
+    // bound by its name.
+    for (i, bind) in sql.binds.iter().enumerate() {
+        let name = format!("${}", i + 1);
+        let at =
+            stmt.parameter_index(&name).map_err(to_sqlx)?.ok_or_else(|| sqlx::Error::Protocol(format!("no {name} in {}", sql.text)))?;
+        stmt.raw_bind_parameter(at, bind).map_err(to_sqlx)?;
+    }
+    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = stmt.raw_query();
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(to_sqlx)? {
+        out.push(T::from_cells(&Named { row, names: &names, next: Cell::new(0) })?);
+    }
+    Ok(out)
+}
+
+/// A reader's row, its columns found by name. rusqlite's own lookup asks SQLite for every
+/// column's name on each call (a tenth of a GET's time); records are read mostly in the order
+/// they were selected, so the search starts just past the column found last.
+struct Named<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    names: &'r [String],
+    next: Cell<usize>,
+}
+
+impl Cells for Named<'_, '_> {
+    fn cell<T: super::Cell>(&self, col: &str) -> sqlx::Result<T> {
+        let n = self.names.len();
+        let start = self.next.get();
+        let at =
+            (0..n).map(|i| (start + i) % n).find(|&i| self.names[i] == col).ok_or_else(|| sqlx::Error::ColumnNotFound(col.to_owned()))?;
+        self.next.set(at + 1);
+        self.row.get(at).map_err(to_sqlx)
+    }
+}
+
+impl rusqlite::ToSql for Bind {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Bind::Text(s) => s.to_sql(),
+            Bind::Int(i) => i.to_sql(),
+            Bind::OptText(s) => s.to_sql(),
+            Bind::OptInt(i) => i.to_sql(),
+        }
+    }
+}
+
+/// SQLite's own failures keep their result code, so a locked, full or unreadable database is
+/// told apart from a bug as on the sqlx path (see [`super::unavailability`]).
+fn to_sqlx(err: rusqlite::Error) -> sqlx::Error {
+    match err {
+        rusqlite::Error::SqliteFailure(e, message) => {
+            sqlx::Error::Database(Box::new(SqliteFailure { code: e.extended_code, message: message.unwrap_or_else(|| e.to_string()) }))
+        }
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => sqlx::Error::Decode(Box::new(err)),
+        rusqlite::Error::InvalidColumnName(name) => sqlx::Error::ColumnNotFound(name),
+        other => sqlx::Error::Protocol(other.to_string()),
+    }
+}
+
+#[derive(Debug)]
+struct SqliteFailure {
+    code: i32,
+    message: String,
+}
+
+impl std::fmt::Display for SqliteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for SqliteFailure {}
+
+impl sqlx::error::DatabaseError for SqliteFailure {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(self.code.to_string().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
