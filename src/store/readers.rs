@@ -168,3 +168,17 @@ impl sqlx::error::DatabaseError for SqliteFailure {
         sqlx::error::ErrorKind::Other
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::record::NumberRecord;
+
+    #[test]
+    fn a_file_a_reader_cannot_open_is_unavailability_not_a_bug() {
+        let dir = tempfile::tempdir().unwrap();
+        let readers = Readers::new(&dir.path().join("gone").join("numberd.db"), false, Duration::from_millis(10));
+        let err = readers.all::<NumberRecord>(&Sql::new("SELECT 1")).unwrap_err();
+        assert_eq!(super::super::unavailability(&err), Some("the database file cannot be read or written"), "{err}");
+    }
+}

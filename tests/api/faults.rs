@@ -77,15 +77,42 @@ async fn no_free_connection_is_503_in_both_dialects(b: Backend) {
 async fn sqlite_lock_held_past_busy_timeout_is_503() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.database.busy_timeout_ms = 200).await;
     let ws = app.workspace(false).await;
+    let held = ws.register(json!({ "number": "+14155550199" })).await;
+    let one = format!("./numbers/{}", held["id"].as_str().unwrap());
     let mut other_process = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
     other_process.execute("BEGIN IMMEDIATE").await.unwrap();
 
     assert_unavailable(&try_register(&app, &ws, "+14155550100").await);
     assert_eq!(readyz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
+    // Reads go on beside the held write lock, and show what was committed.
+    let started = std::time::Instant::now();
+    assert_eq!(ws.get(&one).await, (StatusCode::OK, held.clone()));
+    let (status, page) = ws.get("./numbers").await;
+    assert_eq!((status, page["results"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{page}");
+    assert!(started.elapsed() < Duration::from_millis(200), "reads did not wait for the lock");
 
     other_process.execute("ROLLBACK").await.unwrap();
     ws.register(json!({ "number": "+14155550100" })).await;
     recovers(&app).await;
+}
+
+/// Answered reads hold no snapshot of the file: another process can then checkpoint the whole
+/// write-ahead log and truncate it, so the log does not grow while the service only reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_reads_leave_the_log_free_to_checkpoint() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = app.workspace(false).await;
+    let n = ws.register(json!({ "number": "+14155550100" })).await;
+    let one = format!("./numbers/{}", n["id"].as_str().unwrap());
+    for _ in 0..20 {
+        assert_eq!(ws.get(&one).await.0, StatusCode::OK);
+        assert_eq!(ws.get("./numbers?limit=5").await.0, StatusCode::OK);
+    }
+    let mut other_process = sqlx::SqliteConnection::connect(&app.db.url).await.unwrap();
+    other_process.execute("PRAGMA busy_timeout = 2000").await.unwrap();
+    let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)").fetch_one(&mut other_process).await.unwrap();
+    assert_eq!(busy, 0, "a read still holds a snapshot");
+    assert_eq!(ws.get(&one).await, (StatusCode::OK, n));
 }
 
 /// Sets SQLite's page limit on every pooled connection (it is per connection): `None` caps the
