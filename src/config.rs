@@ -149,6 +149,8 @@ pub enum LogFormat {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct DatabaseConfig {
+    /// Pool size. On PostgreSQL the reads of numbers have a pool of their own of this size too,
+    /// so a node opens up to twice as many server connections.
     pub max_connections: u32,
     /// How long a SQLite writer waits for the lock before giving up.
     pub busy_timeout_ms: u64,

@@ -78,8 +78,16 @@ pub struct Db {
     /// SQLite's one writer turn per node (see [`Tx`]).
     writer: Arc<Semaphore>,
     acquire_timeout: Duration,
-    /// SQLite's readers for the reads that run most (see [`readers`]); `None` on PostgreSQL.
-    readers: Option<Arc<Readers>>,
+    /// Where the reads that run most go (see [`Db::read_all`]).
+    reads: Reads,
+}
+
+#[derive(Clone, Debug)]
+enum Reads {
+    /// Read-only connections run in place (see [`readers`]).
+    Sqlite(Arc<Readers>),
+    /// A pool of its own, typed, beside the pool of writes.
+    Postgres(sqlx::PgPool),
 }
 
 #[derive(Clone, Debug)]
@@ -120,13 +128,22 @@ impl Db {
             Backend::Postgres => opts.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
-        let readers = match backend {
+        let reads = match backend {
             Backend::Sqlite => {
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
                 let in_memory = url.contains(":memory:");
-                Some(Arc::new(Readers::new(sqlite.get_filename(), in_memory, opts.busy_timeout)))
+                Reads::Sqlite(Arc::new(Readers::new(sqlite.get_filename(), in_memory, opts.busy_timeout)))
             }
-            Backend::Postgres => None,
+            // Reads never open a transaction, so their connections need neither the after-release
+            // check (a round trip to the server per request) nor sqlx::Any's row conversion.
+            Backend::Postgres => Reads::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(opts.max_connections)
+                    .acquire_timeout(opts.acquire_timeout)
+                    .test_before_acquire(false)
+                    .connect_lazy(&url)
+                    .context("invalid database url")?,
+            ),
         };
         let busy_ms = opts.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
@@ -173,7 +190,7 @@ impl Db {
             last_unavailable: Arc::default(),
             writer: Arc::new(Semaphore::new(1)),
             acquire_timeout: opts.acquire_timeout,
-            readers,
+            reads,
         })
     }
 
@@ -235,9 +252,9 @@ impl Db {
     /// Runs a read outside any transaction and decodes its rows: on SQLite in place on a reader,
     /// on PostgreSQL through the pool.
     pub(crate) async fn read_all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
-        match &self.readers {
-            Some(readers) => readers.all(sql),
-            None => sql.query().fetch_all(&self.pool).await?.iter().map(T::from_cells).collect(),
+        match &self.reads {
+            Reads::Sqlite(readers) => readers.all(sql),
+            Reads::Postgres(pool) => sql.query_pg().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
         }
     }
 
@@ -391,6 +408,15 @@ impl Sql {
         self
     }
 
+    pub fn query_pg(&self) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
+            Bind::Text(s) => q.bind(s.as_str()),
+            Bind::Int(i) => q.bind(*i),
+            Bind::OptText(s) => q.bind(s.as_deref()),
+            Bind::OptInt(i) => q.bind(*i),
+        })
+    }
+
     pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
         self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
             Bind::Text(s) => q.bind(s.clone()),
@@ -419,8 +445,15 @@ impl Page {
     }
 }
 
-/// The value types rows are read as, on either path.
-pub(crate) trait Cell: for<'r> sqlx::Decode<'r, Any> + sqlx::Type<Any> + rusqlite::types::FromSql {}
+/// The value types rows are read as, on every path.
+pub(crate) trait Cell:
+    for<'r> sqlx::Decode<'r, Any>
+    + sqlx::Type<Any>
+    + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+    + sqlx::Type<sqlx::Postgres>
+    + rusqlite::types::FromSql
+{
+}
 impl Cell for String {}
 impl Cell for Option<String> {}
 impl Cell for i64 {}
@@ -432,6 +465,12 @@ pub(crate) trait Cells {
 }
 
 impl Cells for sqlx::any::AnyRow {
+    fn cell<T: Cell>(&self, col: &str) -> sqlx::Result<T> {
+        sqlx::Row::try_get(self, col)
+    }
+}
+
+impl Cells for sqlx::postgres::PgRow {
     fn cell<T: Cell>(&self, col: &str) -> sqlx::Result<T> {
         sqlx::Row::try_get(self, col)
     }
