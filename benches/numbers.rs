@@ -40,6 +40,10 @@ use numberd::store::{workspaces, Db};
 use serde_json::{json, Value};
 use sqlx::{Connection, Executor};
 
+/// The allocator the `numberd` binary runs with (both sides of each pair share it).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Whether `BENCH_ONLY` (a comma-separated list of get, list, prefix, release, register, sweep,
 /// jobs; default all) names this part of the table.
 fn part(name: &str) -> bool {

@@ -15,6 +15,11 @@ use numberd::domain::clock::SystemClock;
 use numberd::domain::ids::{AccessKeyId, WorkspaceId};
 use numberd::store::{jobs, workspaces};
 
+/// mimalloc instead of glibc's malloc: a request allocates and frees many small values, and glibc
+/// spent an eighth of a GET's time doing it (consolidating its free lists among others).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "numberd", version, about = "Phone-number lifecycle service")]
 struct Cli {
