@@ -72,6 +72,7 @@ pub struct Event {
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// By the workspace's clock (a test clock's time in test mode).
+    #[serde(serialize_with = "super::clock::json::ts")]
     pub occurred_at: chrono::DateTime<chrono::Utc>,
     #[schema(value_type = uuid::Uuid)]
     pub workspace_id: super::ids::WorkspaceId,
@@ -80,8 +81,10 @@ pub struct Event {
     /// The `x-request-id` of the API request that caused it; absent for background work.
     pub request_id: Option<String>,
     /// The affected `Number` as the API shows it after the change, or the resource concerned.
+    /// Kept as the JSON text it is stored and delivered as: building a tree of values first cost
+    /// a sweep more than writing the text.
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Box<serde_json::value::RawValue>,
     /// The number it concerns, for filtering and per-number delivery order.
     #[serde(skip)]
     pub number_id: Option<super::ids::NumberId>,
@@ -104,7 +107,7 @@ impl Event {
             workspace_id,
             actor,
             request_id: None,
-            data: serde_json::Value::Null,
+            data: serde_json::value::to_raw_value(&()).expect("null is JSON"),
             number_id: None,
             seq: 0,
         }

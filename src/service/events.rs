@@ -69,7 +69,8 @@ pub(crate) fn number_event(
     release: Option<&Job>,
     occurred_at: DateTime<Utc>,
 ) -> Result<Event> {
-    let data = serde_json::to_value(NumberView::new(rec, release)).map_err(|e| crate::error::Error::internal("event data", e))?;
+    let data =
+        serde_json::value::to_raw_value(&NumberView::new(rec, release)).map_err(|e| crate::error::Error::internal("event data", e))?;
     let mut event = Event::new(event_type, rec.workspace_id, occurred_at, actor);
     event.number_id = Some(rec.id);
     event.data = data;

@@ -410,7 +410,7 @@ impl Core {
             OrderStatus::Failed => EventType::OrderFailed,
         };
         let mut event = Event::new(event_type, order.workspace_id, now, actor.into());
-        event.data = serde_json::to_value(OrderView::from(order)).map_err(|e| Error::internal("event data", e))?;
+        event.data = serde_json::value::to_raw_value(&OrderView::from(order)).map_err(|e| Error::internal("event data", e))?;
         self.record_event(conn, event).await
     }
 

@@ -467,7 +467,7 @@ impl Core {
         // Recorded after the update, so the disabled endpoint is not sent its own news.
         if disabled {
             let mut event = Event::new(EventType::WebhookDisabled, hook.workspace_id, now, EventActor::worker());
-            event.data = serde_json::to_value(WebhookView::from(&hook)).map_err(|e| Error::internal("event data", e))?;
+            event.data = serde_json::value::to_raw_value(&WebhookView::from(&hook)).map_err(|e| Error::internal("event data", e))?;
             self.record_event(&mut tx, event).await?;
         }
         tx.commit().await?;

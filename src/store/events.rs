@@ -25,7 +25,7 @@ fn from_row(row: &AnyRow) -> sqlx::Result<Event> {
         occurred_at: from_micros(row.try_get("occurred_at")?),
         actor,
         request_id: row.try_get("request_id")?,
-        data: serde_json::from_str(&data).map_err(|e| sqlx::Error::Decode(format!("event data: {e}").into()))?,
+        data: serde_json::value::RawValue::from_string(data).map_err(|e| sqlx::Error::Decode(format!("event data: {e}").into()))?,
     })
 }
 
@@ -46,7 +46,7 @@ pub async fn record(conn: &mut AnyConnection, events: &[Event], now: DateTime<Ut
                 Bind::Text(actor_type.into()),
                 Bind::Text(actor_id),
                 Bind::OptText(event.request_id.clone()),
-                Bind::Text(event.data.to_string()),
+                Bind::Text(event.data.get().to_owned()),
                 Bind::Int(to_micros(now)),
             ]
         })

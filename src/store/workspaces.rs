@@ -113,7 +113,7 @@ async fn key_event(
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     let mut event = Event::new(event_type, workspace, now, EventActor::cli());
-    event.data = serde_json::json!({ "id": key, "prefix": prefix });
+    event.data = serde_json::value::to_raw_value(&serde_json::json!({ "id": key, "prefix": prefix })).expect("JSON values serialise");
     super::events::record(conn, &[event], now).await
 }
 
