@@ -55,7 +55,9 @@ pub mod json {
     /// Writes `t` into `buf`, returning its length; `None` (chrono's own path) for years outside
     /// 0–9999 and leap seconds, which need signs, more digits or a 60th second.
     fn write(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {
-        let (year, nanos) = (t.year(), t.nanosecond());
+        // Each accessor of a `DateTime` converts it to local time again; a naive one does not.
+        let (date, time) = (t.naive_utc().date(), t.naive_utc().time());
+        let (year, nanos) = (date.year(), time.nanosecond());
         if !(0..=9999).contains(&year) || nanos >= 1_000_000_000 {
             return None;
         }
@@ -71,22 +73,22 @@ pub mod json {
             }
         };
         put(year as u32, 4, b'-');
-        put(t.month(), 2, b'-');
-        put(t.day(), 2, b'T');
-        put(t.hour(), 2, b':');
-        put(t.minute(), 2, b':');
+        put(date.month(), 2, b'-');
+        put(date.day(), 2, b'T');
+        put(time.hour(), 2, b':');
+        put(time.minute(), 2, b':');
         match nanos {
-            0 => put(t.second(), 2, b'Z'),
+            0 => put(time.second(), 2, b'Z'),
             n if n % 1_000_000 == 0 => {
-                put(t.second(), 2, b'.');
+                put(time.second(), 2, b'.');
                 put(n / 1_000_000, 3, b'Z');
             }
             n if n % 1_000 == 0 => {
-                put(t.second(), 2, b'.');
+                put(time.second(), 2, b'.');
                 put(n / 1_000, 6, b'Z');
             }
             n => {
-                put(t.second(), 2, b'.');
+                put(time.second(), 2, b'.');
                 put(n, 9, b'Z');
             }
         }
