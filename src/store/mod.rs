@@ -2,6 +2,7 @@
 //! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
 
 pub mod caller_ids;
+mod coalesce;
 pub mod events;
 pub mod jobs;
 pub mod numbers;
@@ -22,6 +23,8 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::domain::ids::{NumberId, WorkspaceId};
+use crate::domain::record::NumberRecord;
 use crate::domain::resources::Page;
 use readers::Readers;
 
@@ -59,6 +62,10 @@ impl std::ops::DerefMut for Tx {
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
+/// Coalesced reads of numbers PostgreSQL answers at once: few, so that reads arriving meanwhile
+/// gather into the next query.
+const COALESCED_IN_FLIGHT: usize = 2;
+
 /// Numbers a sweep moves before it analyzes the tables it changed (see [`Db::analyze_after_sweep`]).
 pub const ANALYZE_AFTER: usize = 1000;
 
@@ -86,8 +93,8 @@ pub struct Db {
 enum Reads {
     /// Read-only connections run in place (see [`readers`]).
     Sqlite(Arc<Readers>),
-    /// A pool of its own, typed, beside the pool of writes.
-    Postgres(sqlx::PgPool),
+    /// A pool of its own, typed, beside the pool of writes; single numbers by id coalesced.
+    Postgres(sqlx::PgPool, Arc<coalesce::NumberReads>),
 }
 
 #[derive(Clone, Debug)]
@@ -136,14 +143,16 @@ impl Db {
             }
             // Reads never open a transaction, so their connections need neither the after-release
             // check (a round trip to the server per request) nor sqlx::Any's row conversion.
-            Backend::Postgres => Reads::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
+            Backend::Postgres => {
+                let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(opts.max_connections)
                     .acquire_timeout(opts.acquire_timeout)
                     .test_before_acquire(false)
                     .connect_lazy(&url)
-                    .context("invalid database url")?,
-            ),
+                    .context("invalid database url")?;
+                let numbers = coalesce::NumberReads::start(pool.clone(), COALESCED_IN_FLIGHT);
+                Reads::Postgres(pool, Arc::new(numbers))
+            }
         };
         let busy_ms = opts.busy_timeout.as_millis();
         let pool = AnyPoolOptions::new()
@@ -254,7 +263,15 @@ impl Db {
     pub(crate) async fn read_all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
         match &self.reads {
             Reads::Sqlite(readers) => readers.all(sql),
-            Reads::Postgres(pool) => sql.query_pg().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
+            Reads::Postgres(pool, _) => sql.query_pg().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
+        }
+    }
+
+    /// The live number `id` of workspace `ws`, as a read shows it (see [`coalesce`]).
+    pub(crate) async fn read_number(&self, sql: &Sql, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+        match &self.reads {
+            Reads::Postgres(_, numbers) => numbers.get(ws, id).await,
+            Reads::Sqlite(_) => self.read_optional(sql).await,
         }
     }
 
@@ -292,6 +309,66 @@ impl std::fmt::Display for RowLock {
             RowLock::ForUpdate => " FOR UPDATE",
             RowLock::ForUpdateSkipLocked => " FOR UPDATE SKIP LOCKED",
         })
+    }
+}
+
+/// A database failure kept by its code and message, so one failure can be reported to several
+/// readers and still be told apart by [`unavailability`].
+#[derive(Debug)]
+pub(crate) struct StoredFailure {
+    code: String,
+    message: String,
+}
+
+impl StoredFailure {
+    /// `err` again, as far as its handling goes: the same kind, code and message.
+    pub fn copy(err: &sqlx::Error) -> sqlx::Error {
+        match err {
+            sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+            sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+            sqlx::Error::WorkerCrashed => sqlx::Error::WorkerCrashed,
+            sqlx::Error::Io(e) => sqlx::Error::Io(std::io::Error::new(e.kind(), e.to_string())),
+            sqlx::Error::Tls(e) => sqlx::Error::Tls(e.to_string().into()),
+            sqlx::Error::Database(db) => sqlx::Error::Database(Box::new(StoredFailure {
+                code: db.code().map(|c| c.into_owned()).unwrap_or_default(),
+                message: db.message().to_owned(),
+            })),
+            other => sqlx::Error::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for StoredFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "(code: {}) {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for StoredFailure {}
+
+impl sqlx::error::DatabaseError for StoredFailure {
+    fn message(&self) -> &str {
+        &self.message
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        (!self.code.is_empty()).then(|| self.code.as_str().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
     }
 }
 

@@ -15,7 +15,7 @@ use crate::domain::period::Period;
 use crate::domain::record::{AccountKind, BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
 use crate::domain::resources::Page;
 
-const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
+pub(crate) const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
     price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
     sub_anchor, period_index, subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, \
     deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref";
@@ -241,10 +241,17 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
         .transpose()
 }
 
+/// The statement PostgreSQL's coalesced reads run (see [`super::coalesce`]): the numbers among
+/// the ids of a text array, each found by its unique `id`. Deleted ones are left out by the
+/// caller: `deleted_at IS NULL` here made the generic plan, without statistics, also read a
+/// partial index of every live number.
+pub static BY_IDS_SQL: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {COLUMNS} FROM numbers WHERE id = ANY($1)"));
+
 /// [`get`] outside any transaction, through [`Db::read_optional`]: what a read shows.
 pub async fn read(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
     let sql = Sql { text: by_id_sql(true, RowLock::None), binds: vec![Bind::Text(id.to_string()), Bind::Text(ws.to_string())] };
-    db.read_optional(&sql).await
+    db.read_number(&sql, ws, id).await
 }
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{Bind, Cells, FromCells, Sql};
+use super::{Bind, Cells, FromCells, Sql, StoredFailure};
 
 /// Statements a reader keeps prepared: the few shapes of numberd's reads, with each list filter.
 const PREPARED: usize = 64;
@@ -118,54 +118,15 @@ impl rusqlite::ToSql for Bind {
 /// told apart from a bug as on the sqlx path (see [`super::unavailability`]).
 fn to_sqlx(err: rusqlite::Error) -> sqlx::Error {
     match err {
-        rusqlite::Error::SqliteFailure(e, message) => {
-            sqlx::Error::Database(Box::new(SqliteFailure { code: e.extended_code, message: message.unwrap_or_else(|| e.to_string()) }))
-        }
+        rusqlite::Error::SqliteFailure(e, message) => sqlx::Error::Database(Box::new(StoredFailure {
+            code: e.extended_code.to_string(),
+            message: message.unwrap_or_else(|| e.to_string()),
+        })),
         rusqlite::Error::InvalidColumnType(..)
         | rusqlite::Error::FromSqlConversionFailure(..)
         | rusqlite::Error::IntegralValueOutOfRange(..) => sqlx::Error::Decode(Box::new(err)),
         rusqlite::Error::InvalidColumnName(name) => sqlx::Error::ColumnNotFound(name),
         other => sqlx::Error::Protocol(other.to_string()),
-    }
-}
-
-#[derive(Debug)]
-struct SqliteFailure {
-    code: i32,
-    message: String,
-}
-
-impl std::fmt::Display for SqliteFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "(code: {}) {}", self.code, self.message)
-    }
-}
-
-impl std::error::Error for SqliteFailure {}
-
-impl sqlx::error::DatabaseError for SqliteFailure {
-    fn message(&self) -> &str {
-        &self.message
-    }
-
-    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        Some(self.code.to_string().into())
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> sqlx::error::ErrorKind {
-        sqlx::error::ErrorKind::Other
     }
 }
 

@@ -9,6 +9,7 @@ use crate::both_backends;
 use crate::common::{assert_bird_number, bird_number_validator, Backend, TestApp, Ws};
 
 both_backends!(
+    concurrent_reads_each_get_their_own_number,
     registers_and_normalises_to_e164,
     rejects_invalid_numbers_naming_the_field,
     same_number_twice_is_409_until_released,
@@ -320,4 +321,39 @@ async fn every_returned_number_is_a_bird_number(b: Backend) {
     let mut broken = released.clone();
     broken["monthlyRecurringPrice"]["amount"] = json!(15.4);
     assert!(!v.is_valid(&broken));
+}
+
+/// Many GETs at once, in two workspaces, as reads that arrive together are answered together:
+/// each gets its own number, a released SIP number is 404, and one workspace asking for the
+/// other's number is 404 as well.
+async fn concurrent_reads_each_get_their_own_number(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let (one, two) = (app.workspace(false).await, app.workspace(false).await);
+    let mut numbers = Vec::new();
+    for i in 0..12 {
+        let ws = if i % 2 == 0 { &one } else { &two };
+        let n = ws.register(json!({ "number": format!("+1415555{:04}", 100 + i), "kind": "sip" })).await;
+        numbers.push((i % 2, n));
+    }
+    let (gone_ws, gone) = numbers.pop().unwrap();
+    assert_eq!(gone_ws, 1);
+    let path = |n: &Value| format!("./numbers/{}", n["id"].as_str().unwrap());
+    assert_eq!(two.delete(&path(&gone)).await.0, StatusCode::OK);
+
+    let mut cases = Vec::new();
+    for (owner, n) in &numbers {
+        let (mine, other) = if *owner == 0 { (&one, &two) } else { (&two, &one) };
+        cases.push((mine, path(n), Some(n.clone())));
+        cases.push((other, path(n), None));
+    }
+    cases.push((&two, path(&gone), None));
+    for _ in 0..5 {
+        let answers = futures::future::join_all(cases.iter().map(|(ws, p, _)| ws.get(p))).await;
+        for ((status, body), (_, _, want)) in answers.into_iter().zip(&cases) {
+            match want {
+                Some(n) => assert_eq!((status, &body), (StatusCode::OK, n)),
+                None => assert_eq!((status, body["code"].as_str()), (StatusCode::NOT_FOUND, Some("number_not_found")), "{body}"),
+            }
+        }
+    }
 }

@@ -178,6 +178,10 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         let locked = explain(&mut pg, &numbers::lock_many_sql(batch.len(), lock), &binds).await;
         assert_reads(&format!("lock_many{lock}"), &locked, &["numbers_id_key"]);
     }
+    // Concurrent GETs, read together, in the plan their prepared statement settles on.
+    let ids = format!("ARRAY['{}']", batch[..20].join("', '"));
+    let coalesced = explain_generic(&mut pg, &numbers::BY_IDS_SQL, "text[]", &ids).await;
+    assert_reads("coalesced reads", &coalesced, &["numbers_id_key"]);
     let at = chrono::Utc::now().timestamp_micros();
     let tuples: Vec<String> = batch
         .iter()

@@ -1,0 +1,78 @@
+//! PostgreSQL: concurrent reads of single numbers by id, sent together as one query.
+//!
+//! A query costs a round trip that wakes a server process and then this one; with many requests
+//! in flight that handoff, not the lookup, was most of a GET's time. Reads that arrive while
+//! earlier ones are being answered go together as one `id = ANY($1)`; a read that finds nothing
+//! in flight goes at once, alone.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+use super::numbers::BY_IDS_SQL;
+use super::{FromCells, StoredFailure};
+use crate::domain::ids::{NumberId, WorkspaceId};
+use crate::domain::record::NumberRecord;
+
+/// Reads one query carries at most.
+const MAX_BATCH: usize = 128;
+
+type Reply = oneshot::Sender<sqlx::Result<Option<NumberRecord>>>;
+
+#[derive(Debug)]
+pub(crate) struct NumberReads {
+    queue: mpsc::UnboundedSender<(WorkspaceId, NumberId, Reply)>,
+}
+
+impl NumberReads {
+    /// Starts the task that sends the reads, with at most `in_flight` queries at once; it ends
+    /// when the last handle is dropped.
+    pub fn start(pool: PgPool, in_flight: usize) -> Self {
+        let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply)>();
+        tokio::spawn(async move {
+            let slots = Arc::new(Semaphore::new(in_flight));
+            loop {
+                // Waiting for a free slot first is what lets reads gather meanwhile.
+                let slot = slots.clone().acquire_owned().await.expect("never closed");
+                let Some(first) = waiting.recv().await else { return };
+                let mut batch = vec![first];
+                while batch.len() < MAX_BATCH {
+                    match waiting.try_recv() {
+                        Ok(read) => batch.push(read),
+                        Err(_) => break,
+                    }
+                }
+                let pool = pool.clone();
+                tokio::spawn(async move {
+                    answer(&pool, batch).await;
+                    drop(slot);
+                });
+            }
+        });
+        NumberReads { queue }
+    }
+
+    /// The live number `id` of workspace `ws`, if any.
+    pub async fn get(&self, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+        let (reply, answer) = oneshot::channel();
+        self.queue.send((ws, id, reply)).map_err(|_| sqlx::Error::PoolClosed)?;
+        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+    }
+}
+
+async fn answer(pool: &PgPool, batch: Vec<(WorkspaceId, NumberId, Reply)>) {
+    let ids: Vec<String> = batch.iter().map(|(_, id, _)| id.to_string()).collect();
+    let found = match sqlx::query(&BY_IDS_SQL).bind(&ids).fetch_all(pool).await {
+        Ok(rows) => rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<Vec<_>>>(),
+        Err(e) => Err(e),
+    };
+    for (ws, id, reply) in batch {
+        // A reader that hung up is simply not answered.
+        let _ = reply.send(match &found {
+            // Another workspace's number is not found, nor a deleted one, as by `get`.
+            Ok(numbers) => Ok(numbers.iter().find(|n| n.id == id && n.workspace_id == ws && n.deleted_at.is_none()).cloned()),
+            Err(e) => Err(StoredFailure::copy(e)),
+        });
+    }
+}
