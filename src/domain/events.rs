@@ -81,8 +81,8 @@ pub struct Event {
     /// The `x-request-id` of the API request that caused it; absent for background work.
     pub request_id: Option<String>,
     /// The affected `Number` as the API shows it after the change, or the resource concerned.
-    /// Kept as the JSON text it is stored and delivered as: building a tree of values first cost
-    /// a sweep more than writing the text.
+    // Kept as the JSON text it is stored and delivered as: building a tree of values first cost
+    // a sweep more than writing the text.
     #[schema(value_type = Object)]
     pub data: Box<serde_json::value::RawValue>,
     /// The number it concerns, for filtering and per-number delivery order.
