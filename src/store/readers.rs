@@ -16,6 +16,9 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::{Bind, Cells, FromCells, Sql, StoredFailure};
 
+/// The longest a reader waits for a lock: it blocks its runtime thread meanwhile.
+const MAX_WAIT: Duration = Duration::from_millis(250);
+
 /// Statements a reader keeps prepared: the few shapes of numberd's reads, with each list filter.
 const PREPARED: usize = 64;
 
@@ -43,8 +46,9 @@ impl Readers {
     fn open(&self) -> rusqlite::Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(&self.uri, flags)?;
-        // A reader waits only while the WAL index is being rebuilt after a crash.
-        conn.busy_timeout(self.busy_timeout)?;
+        // A reader waits only while the WAL index is being rebuilt after a crash, and since it
+        // waits on a runtime thread, not for long: past that the read answers 503.
+        conn.busy_timeout(self.busy_timeout.min(MAX_WAIT))?;
         conn.set_prepared_statement_cache_capacity(PREPARED);
         Ok(conn)
     }
