@@ -6,6 +6,7 @@
 //! in flight goes at once, alone.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
@@ -23,12 +24,15 @@ type Reply = oneshot::Sender<sqlx::Result<Option<NumberRecord>>>;
 #[derive(Debug)]
 pub(crate) struct NumberReads {
     queue: mpsc::UnboundedSender<(WorkspaceId, NumberId, Reply)>,
+    /// How long a read waits for its answer, queued or sent: the acquire timeout, as for any
+    /// read, so reads piling up behind queries that hang still answer 503 in time.
+    wait: Duration,
 }
 
 impl NumberReads {
     /// Starts the task that sends the reads, with at most `in_flight` queries at once; it ends
     /// when the last handle is dropped.
-    pub fn start(pool: PgPool, in_flight: usize) -> Self {
+    pub fn start(pool: PgPool, in_flight: usize, wait: Duration) -> Self {
         let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply)>();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(in_flight));
@@ -50,14 +54,17 @@ impl NumberReads {
                 });
             }
         });
-        NumberReads { queue }
+        NumberReads { queue, wait }
     }
 
     /// The live number `id` of workspace `ws`, if any.
     pub async fn get(&self, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
         let (reply, answer) = oneshot::channel();
         self.queue.send((ws, id, reply)).map_err(|_| sqlx::Error::PoolClosed)?;
-        answer.await.map_err(|_| sqlx::Error::PoolClosed)?
+        match tokio::time::timeout(self.wait, answer).await {
+            Ok(answered) => answered.map_err(|_| sqlx::Error::PoolClosed)?,
+            Err(_) => Err(sqlx::Error::PoolTimedOut),
+        }
     }
 }
 
@@ -74,5 +81,41 @@ async fn answer(pool: &PgPool, batch: Vec<(WorkspaceId, NumberId, Reply)>) {
             Ok(numbers) => Ok(numbers.iter().find(|n| n.id == id && n.workspace_id == ws && n.deleted_at.is_none()).cloned()),
             Err(e) => Err(StoredFailure::copy(e)),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A server that accepts connections and never answers, as behind a dropped route.
+    async fn silent_server() -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn reads_queued_behind_hanging_queries_time_out_together() {
+        let addr = silent_server().await;
+        let wait = Duration::from_millis(300);
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .acquire_timeout(wait)
+            .connect_lazy(&format!("postgres://postgres@{addr}/numberd"))
+            .unwrap();
+        let reads = NumberReads::start(pool, 2, wait);
+        let started = std::time::Instant::now();
+        // Enough reads for several rounds of full batches behind the two hanging queries.
+        let all = (0..1000).map(|_| reads.get(WorkspaceId::new(), NumberId::new()));
+        for result in futures::future::join_all(all).await {
+            assert!(matches!(result, Err(sqlx::Error::PoolTimedOut)), "{result:?}");
+        }
+        assert!(started.elapsed() < wait * 3, "every read gave up after the wait, not after its turn: {:?}", started.elapsed());
     }
 }

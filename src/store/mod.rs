@@ -150,7 +150,7 @@ impl Db {
                     .test_before_acquire(false)
                     .connect_lazy(&url)
                     .context("invalid database url")?;
-                let numbers = coalesce::NumberReads::start(pool.clone(), COALESCED_IN_FLIGHT);
+                let numbers = coalesce::NumberReads::start(pool.clone(), COALESCED_IN_FLIGHT, opts.acquire_timeout);
                 Reads::Postgres(pool, Arc::new(numbers))
             }
         };
