@@ -4,7 +4,6 @@
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
 use sqlx::AnyConnection;
 
 use super::{column, in_list, parsed_opt, run_values, Backend, Bind, Cells, Db, FromCells, Sql};
@@ -24,10 +23,6 @@ pub struct NewJob {
 
 const COLUMNS: &str =
     "id, kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, last_error, created_at, updated_at";
-
-fn from_row(row: &AnyRow) -> sqlx::Result<Job> {
-    Job::from_cells(row)
-}
 
 impl FromCells for Job {
     fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
@@ -113,7 +108,7 @@ pub async fn claim_batch(db: &Db, queue: Queue, now: DateTime<Utc>, lease_end: D
         .bind(limit)
         .fetch_all(&db.pool)
         .await?;
-    let mut jobs = rows.iter().map(from_row).collect::<sqlx::Result<Vec<Job>>>()?;
+    let mut jobs = rows.iter().map(Job::from_cells).collect::<sqlx::Result<Vec<Job>>>()?;
     // RETURNING follows no order.
     jobs.sort_by_key(|j| (j.run_at, j.id));
     Ok(jobs)
@@ -181,7 +176,7 @@ pub fn for_number_sql() -> String {
 
 pub async fn latest_for_number(conn: &mut AnyConnection, kind: JobKind, number: NumberId) -> sqlx::Result<Option<Job>> {
     let rows = sqlx::query(&for_number_sql()).bind(number.to_string()).bind(kind.as_str()).fetch_all(&mut *conn).await?;
-    let jobs = rows.iter().map(from_row).collect::<sqlx::Result<Vec<Job>>>()?;
+    let jobs = rows.iter().map(Job::from_cells).collect::<sqlx::Result<Vec<Job>>>()?;
     Ok(jobs.into_iter().max_by_key(|j| j.id))
 }
 
@@ -191,7 +186,7 @@ pub async fn latest_for_numbers(conn: &mut AnyConnection, kind: JobKind, numbers
         return Ok(Vec::new());
     }
     let rows = for_numbers_sql(kind, numbers).query().fetch_all(&mut *conn).await?;
-    latest(rows.iter().map(from_row).collect::<sqlx::Result<_>>()?)
+    latest(rows.iter().map(Job::from_cells).collect::<sqlx::Result<_>>()?)
 }
 
 /// [`latest_for_numbers`] outside any transaction, through [`Db::read_all`]: what a read shows.
@@ -228,7 +223,7 @@ pub async fn list(db: &Db, status: Option<JobStatus>) -> sqlx::Result<Vec<Job>> 
         }
         None => sqlx::query(&format!("SELECT {COLUMNS} FROM jobs ORDER BY id")).fetch_all(&db.pool).await?,
     };
-    rows.iter().map(from_row).collect()
+    rows.iter().map(Job::from_cells).collect()
 }
 
 /// Puts a parked job back in its queue with a fresh set of attempts.

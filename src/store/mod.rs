@@ -23,8 +23,6 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Connection, Executor, Transaction};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::domain::ids::{NumberId, WorkspaceId};
-use crate::domain::record::NumberRecord;
 use crate::domain::resources::Page;
 use readers::Readers;
 
@@ -61,10 +59,6 @@ impl std::ops::DerefMut for Tx {
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
-
-/// Coalesced reads of numbers PostgreSQL answers at once: few, so that reads arriving meanwhile
-/// gather into the next query.
-const COALESCED_IN_FLIGHT: usize = 2;
 
 /// Numbers a sweep moves before it analyzes the tables it changed (see [`Db::analyze_after_sweep`]).
 pub const ANALYZE_AFTER: usize = 1000;
@@ -138,8 +132,7 @@ impl Db {
         let reads = match backend {
             Backend::Sqlite => {
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
-                let in_memory = url.contains(":memory:");
-                Reads::Sqlite(Arc::new(Readers::new(sqlite.get_filename(), in_memory, opts.busy_timeout)))
+                Reads::Sqlite(Arc::new(Readers::new(sqlite.get_filename(), opts.busy_timeout)))
             }
             // Reads never open a transaction, so their connections need neither the after-release
             // check (a round trip to the server per request) nor sqlx::Any's row conversion.
@@ -150,7 +143,7 @@ impl Db {
                     .test_before_acquire(false)
                     .connect_lazy(&url)
                     .context("invalid database url")?;
-                let numbers = coalesce::NumberReads::start(pool.clone(), COALESCED_IN_FLIGHT, opts.acquire_timeout);
+                let numbers = coalesce::NumberReads::start(pool.clone(), opts.acquire_timeout);
                 Reads::Postgres(pool, Arc::new(numbers))
             }
         };
@@ -259,19 +252,19 @@ impl Db {
     }
 
     /// Runs a read outside any transaction and decodes its rows: on SQLite in place on a reader,
-    /// on PostgreSQL through the pool.
+    /// on PostgreSQL through the pool of reads.
     pub(crate) async fn read_all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
         match &self.reads {
             Reads::Sqlite(readers) => readers.all(sql),
-            Reads::Postgres(pool, _) => sql.query_pg().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
+            Reads::Postgres(pool, _) => sql.query_on::<sqlx::Postgres>().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
         }
     }
 
-    /// The live number `id` of workspace `ws`, as a read shows it (see [`coalesce`]).
-    pub(crate) async fn read_number(&self, sql: &Sql, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    /// PostgreSQL's coalesced reads of single numbers (see [`coalesce`]); `None` on SQLite.
+    pub(crate) fn coalesced_numbers(&self) -> Option<&coalesce::NumberReads> {
         match &self.reads {
-            Reads::Postgres(_, numbers) => numbers.get(ws, id).await,
-            Reads::Sqlite(_) => self.read_optional(sql).await,
+            Reads::Postgres(_, numbers) => Some(numbers),
+            Reads::Sqlite(_) => None,
         }
     }
 
@@ -485,22 +478,24 @@ impl Sql {
         self
     }
 
-    pub fn query_pg(&self) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
-            Bind::Text(s) => q.bind(s.as_str()),
-            Bind::Int(i) => q.bind(*i),
-            Bind::OptText(s) => q.bind(s.as_deref()),
-            Bind::OptInt(i) => q.bind(*i),
-        })
-    }
-
-    pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+    /// The statement with its binds, as sqlx runs it on `DB`.
+    pub fn query_on<'q, DB: sqlx::Database>(&'q self) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+    where
+        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    {
         self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
             Bind::Text(s) => q.bind(s.clone()),
             Bind::Int(i) => q.bind(*i),
             Bind::OptText(s) => q.bind(s.clone()),
             Bind::OptInt(i) => q.bind(*i),
         })
+    }
+
+    pub fn query(&self) -> sqlx::query::Query<'_, Any, sqlx::any::AnyArguments<'_>> {
+        self.query_on()
     }
 }
 
@@ -536,7 +531,8 @@ impl Cell for Option<String> {}
 impl Cell for i64 {}
 impl Cell for Option<i64> {}
 
-/// A row read through sqlx (`AnyRow`) or on a SQLite reader, by column name.
+/// A row read through sqlx (`AnyRow`, PostgreSQL's read pool's `PgRow`) or on a SQLite reader,
+/// by column name.
 pub(crate) trait Cells {
     fn cell<T: Cell>(&self, col: &str) -> sqlx::Result<T>;
 }
@@ -553,7 +549,7 @@ impl Cells for sqlx::postgres::PgRow {
     }
 }
 
-/// A record decoded from a row of either path.
+/// A record decoded from a row of any of those paths.
 pub(crate) trait FromCells: Sized {
     fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self>;
 }

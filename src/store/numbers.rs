@@ -2,7 +2,6 @@
 //! billing periods it was charged for.
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
@@ -47,10 +46,6 @@ pub(crate) fn price_cols<R: Cells>(row: &R) -> sqlx::Result<Option<Money>> {
         })),
         _ => Ok(None),
     }
-}
-
-fn from_row(row: &AnyRow) -> sqlx::Result<NumberRecord> {
-    NumberRecord::from_cells(row)
 }
 
 impl FromCells for NumberRecord {
@@ -211,7 +206,7 @@ pub async fn lock_many(conn: &mut AnyConnection, ids: &[NumberId], lock: RowLock
     }
     let sql = lock_many_sql(ids.len(), lock);
     let rows = ids.iter().fold(sqlx::query(&sql), |q, id| q.bind(id.to_string())).fetch_all(&mut *conn).await?;
-    let numbers = rows.iter().map(from_row).collect::<sqlx::Result<Vec<_>>>()?;
+    let numbers = rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<Vec<_>>>()?;
     Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
 }
 
@@ -237,7 +232,7 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
         .bind(ws.to_string())
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| from_row(&r))
+        .map(|r| NumberRecord::from_cells(&r))
         .transpose()
 }
 
@@ -248,15 +243,25 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
 pub static BY_IDS_SQL: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {COLUMNS} FROM numbers WHERE id = ANY($1)"));
 
-/// [`get`] outside any transaction, through [`Db::read_optional`]: what a read shows.
+/// [`get`] outside any transaction, what a read shows: coalesced with other reads on
+/// PostgreSQL, through [`Db::read_optional`] on SQLite.
 pub async fn read(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    if let Some(coalesced) = db.coalesced_numbers() {
+        return coalesced.get(ws, id).await;
+    }
     let sql = Sql { text: by_id_sql(true, RowLock::None), binds: vec![Bind::Text(id.to_string()), Bind::Text(ws.to_string())] };
-    db.read_number(&sql, ws, id).await
+    db.read_optional(&sql).await
 }
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
 pub async fn get_by_seq(conn: &mut AnyConnection, ws: WorkspaceId, seq: i64, lock: RowLock) -> sqlx::Result<Option<NumberRecord>> {
-    sqlx::query(&by_seq_sql(lock)).bind(seq).bind(ws.to_string()).fetch_optional(&mut *conn).await?.map(|r| from_row(&r)).transpose()
+    sqlx::query(&by_seq_sql(lock))
+        .bind(seq)
+        .bind(ws.to_string())
+        .fetch_optional(&mut *conn)
+        .await?
+        .map(|r| NumberRecord::from_cells(&r))
+        .transpose()
 }
 
 /// The workspace's numbers (deleted ones included) named by uuid or integer id, in one query.
@@ -272,7 +277,7 @@ pub async fn get_many(conn: &mut AnyConnection, ws: WorkspaceId, ids: &[NumberId
         sql.push(&format!(" OR seq IN ({marks})"), seqs.iter().map(|s| Bind::Int(*s)));
     }
     sql.push(")", []);
-    sql.query().fetch_all(&mut *conn).await?.iter().map(from_row).collect()
+    sql.query().fetch_all(&mut *conn).await?.iter().map(NumberRecord::from_cells).collect()
 }
 
 /// Integer ids of the workspace's numbers among `ids`, deleted ones included, in one query.
@@ -294,7 +299,7 @@ pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) ->
         .bind(ws.to_string())
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| from_row(&r))
+        .map(|r| NumberRecord::from_cells(&r))
         .transpose()
 }
 
@@ -434,7 +439,7 @@ pub async fn live_by_e164(conn: &mut AnyConnection, ws: WorkspaceId, e164: &str)
         .bind(e164)
         .fetch_optional(&mut *conn)
         .await?
-        .map(|r| from_row(&r))
+        .map(|r| NumberRecord::from_cells(&r))
         .transpose()
 }
 

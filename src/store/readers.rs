@@ -8,7 +8,7 @@
 //! microseconds, short enough to run on the runtime; WAL lets them proceed beside the writer.
 
 use std::cell::Cell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,31 +24,22 @@ const PREPARED: usize = 64;
 
 #[derive(Debug)]
 pub(crate) struct Readers {
-    /// Opened as a URI, so an in-memory database shared with the sqlx pool is reached too.
-    uri: String,
+    file: PathBuf,
     busy_timeout: Duration,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    /// `file` is the database sqlx opened (its name for an in-memory one).
-    pub fn new(file: &Path, in_memory: bool, busy_timeout: Duration) -> Self {
-        let name = file.to_string_lossy();
-        let uri = if in_memory {
-            format!("{name}?mode=memory&cache=shared")
-        } else {
-            // A plain path as a URI: `?` and `#` would start its query and fragment.
-            format!("file:{}", name.replace('%', "%25").replace('?', "%3f").replace('#', "%23"))
-        };
-        Readers { uri, busy_timeout, idle: Mutex::default() }
+    /// `file` is the database file sqlx opened.
+    pub fn new(file: &Path, busy_timeout: Duration) -> Self {
+        // A reader waits only while the WAL index is being rebuilt after a crash, and since it
+        // waits on a runtime thread, not for long: past that the read answers 503.
+        Readers { file: file.to_owned(), busy_timeout: busy_timeout.min(MAX_WAIT), idle: Mutex::default() }
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(&self.uri, flags)?;
-        // A reader waits only while the WAL index is being rebuilt after a crash, and since it
-        // waits on a runtime thread, not for long: past that the read answers 503.
-        conn.busy_timeout(self.busy_timeout.min(MAX_WAIT))?;
+        let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+        conn.busy_timeout(self.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(PREPARED);
         Ok(conn)
     }
@@ -142,7 +133,7 @@ mod tests {
     #[test]
     fn a_file_a_reader_cannot_open_is_unavailability_not_a_bug() {
         let dir = tempfile::tempdir().unwrap();
-        let readers = Readers::new(&dir.path().join("gone").join("numberd.db"), false, Duration::from_millis(10));
+        let readers = Readers::new(&dir.path().join("gone").join("numberd.db"), Duration::from_millis(10));
         let err = readers.all::<NumberRecord>(&Sql::new("SELECT 1")).unwrap_err();
         assert_eq!(super::super::unavailability(&err), Some("the database file cannot be read or written"), "{err}");
     }
