@@ -10,6 +10,7 @@ pub mod orders;
 mod readers;
 pub mod resources;
 mod seq;
+mod sqlite_lib;
 pub mod stats;
 pub mod webhooks;
 pub mod workspaces;
@@ -131,6 +132,7 @@ impl Db {
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
         let reads = match backend {
             Backend::Sqlite => {
+                sqlite_lib::configure();
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
                 Reads::Sqlite(Arc::new(Readers::new(sqlite.get_filename(), opts.busy_timeout)))
             }
