@@ -99,7 +99,7 @@ impl Core {
                 events.push(number_event(EventType::NumberReleased, EventActor::worker(), rec, job, at)?);
             }
         }
-        numbers::update_many(conn, changed.iter().map(|&i| &recs[i])).await?;
+        numbers::update_settled(conn, changed.iter().map(|&i| &recs[i])).await?;
         self.record_events(conn, events).await?;
         Ok(changed.len())
     }
@@ -279,7 +279,7 @@ impl Core {
                 return Ok(moved);
             }
             let mut tx = self.db.begin_write().await?;
-            let mut recs = numbers::lock_many(&mut tx, &found, lock).await?;
+            let mut recs = numbers::lock_many(&self.db, &mut tx, &found, lock).await?;
             let settled = self.settle(&mut tx, &mut recs, at).await?;
             tx.commit().await?;
             moved += settled;

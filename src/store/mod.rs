@@ -2,6 +2,7 @@
 //! PostgreSQL (production). The few places the dialects differ are methods on [`Db`].
 
 pub mod caller_ids;
+mod checkpoint;
 mod coalesce;
 pub mod events;
 pub mod jobs;
@@ -82,6 +83,8 @@ pub struct Db {
     acquire_timeout: Duration,
     /// Where the reads that run most go (see [`Db::read_all`]).
     reads: Reads,
+    /// SQLite's background checkpoints, stopped with the last clone.
+    _checkpoints: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 #[derive(Clone, Debug)]
@@ -130,11 +133,15 @@ impl Db {
             Backend::Postgres => opts.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
+        let mut checkpoints = None;
         let reads = match backend {
             Backend::Sqlite => {
                 sqlite_lib::configure();
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
-                Reads::Sqlite(Arc::new(Readers::new(sqlite.get_filename(), opts.busy_timeout)))
+                let file = sqlite.get_filename();
+                checkpoints =
+                    Some(Arc::new(checkpoint::Checkpointer::start(file.to_owned()).context("cannot start SQLite's checkpoints")?));
+                Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout)))
             }
             // Reads never open a transaction, so their connections need neither the after-release
             // check (a round trip to the server per request) nor sqlx::Any's row conversion.
@@ -162,6 +169,8 @@ impl Db {
                         conn.execute(&*format!("PRAGMA busy_timeout = {busy_ms}")).await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        let backstop = checkpoint::BACKSTOP_PAGES;
+                        conn.execute(&*format!("PRAGMA wal_autocheckpoint = {backstop}")).await?;
                     }
                     Ok(())
                 })
@@ -195,6 +204,7 @@ impl Db {
             writer: Arc::new(Semaphore::new(1)),
             acquire_timeout: opts.acquire_timeout,
             reads,
+            _checkpoints: checkpoints,
         })
     }
 
@@ -483,15 +493,16 @@ impl Sql {
     /// The statement with its binds, as sqlx runs it on `DB`.
     pub fn query_on<'q, DB: sqlx::Database>(&'q self) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
     where
-        String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-        Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+        Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
         Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     {
+        // Text is lent, not copied: an event's data is a kilobyte or more.
         self.binds.iter().fold(sqlx::query(&self.text), |q, b| match b {
-            Bind::Text(s) => q.bind(s.clone()),
+            Bind::Text(s) => q.bind(s.as_str()),
             Bind::Int(i) => q.bind(*i),
-            Bind::OptText(s) => q.bind(s.clone()),
+            Bind::OptText(s) => q.bind(s.as_deref()),
             Bind::OptInt(i) => q.bind(*i),
         })
     }

@@ -61,12 +61,17 @@ impl Readers {
 
 fn run<T: FromCells>(conn: &Connection, sql: &Sql) -> sqlx::Result<Vec<T>> {
     let mut stmt = conn.prepare_cached(&sql.text).map_err(to_sqlx)?;
-    // `$n` placeholders are named parameters to SQLite, numbered by first appearance, so each is
-    // bound by its name.
+    // `$n` placeholders are named parameters to SQLite, numbered by first appearance. `Sql`
+    // writes them in order, so `$n` is the n-th; that is checked by name (looking each one up
+    // instead walks them all, quadratic in a long IN list).
+    if stmt.parameter_count() != sql.binds.len() {
+        return Err(sqlx::Error::Protocol(format!("{} binds for {}", sql.binds.len(), sql.text)));
+    }
     for (i, bind) in sql.binds.iter().enumerate() {
-        let name = format!("${}", i + 1);
-        let at =
-            stmt.parameter_index(&name).map_err(to_sqlx)?.ok_or_else(|| sqlx::Error::Protocol(format!("no {name} in {}", sql.text)))?;
+        let at = i + 1;
+        if stmt.parameter_name(at).and_then(|name| name.strip_prefix('$')) != Some(at.to_string().as_str()) {
+            return Err(sqlx::Error::Protocol(format!("parameter {at} of {} is not ${at}", sql.text)));
+        }
         stmt.raw_bind_parameter(at, bind).map_err(to_sqlx)?;
     }
     let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();

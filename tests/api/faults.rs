@@ -115,6 +115,39 @@ async fn sqlite_reads_leave_the_log_free_to_checkpoint() {
     assert_eq!(ws.get(&one).await, (StatusCode::OK, n));
 }
 
+/// A write reaches the database file itself within moments, not only its write-ahead log: a
+/// copy of the file alone, as a backup that forgets the log would take, holds it. Checkpoints run
+/// in the background; a write checkpoints by itself only once the log is far larger than this.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_writes_reach_the_database_file_by_themselves() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let ws = app.workspace(false).await;
+    let n = ws.register(json!({ "number": "+14155550100" })).await;
+    let file = std::path::PathBuf::from(app.db.url.trim_start_matches("sqlite://"));
+    let copies = tempfile::tempdir().unwrap();
+    let mut found = None;
+    for attempt in 0..40 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // The copy is fresh each time and has no log beside it, so it shows only what was
+        // checkpointed (a copy taken mid-checkpoint may be torn: that counts as not yet).
+        let copy = copies.path().join(format!("copy{attempt}.db"));
+        std::fs::copy(&file, &copy).unwrap();
+        let Ok(mut conn) = sqlx::SqliteConnection::connect(&format!("sqlite://{}", copy.display())).await else { continue };
+        let Ok(count) = sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM numbers WHERE id = $1")
+            .bind(n["id"].as_str().unwrap())
+            .fetch_one(&mut conn)
+            .await
+        else {
+            continue;
+        };
+        if count == 1 {
+            found = Some(attempt);
+            break;
+        }
+    }
+    assert!(found.is_some(), "after 2 s the number was still only in the write-ahead log");
+}
+
 /// Sets SQLite's page limit on every pooled connection (it is per connection): `None` caps the
 /// file at its current size, so the next write that needs a page fails with SQLITE_FULL, as on a
 /// full disk; `Some(n)` sets it.

@@ -193,7 +193,22 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         })
         .collect();
     let update = format!("{} VALUES {}{}", numbers::UPDATE_HEAD, tuples.join(", "), numbers::UPDATE_TAIL);
-    assert_reads("update_many", &explain(&mut pg, &update, &[]).await, &["numbers_id_key"]);
+    assert_reads("update", &explain(&mut pg, &update, &[]).await, &["numbers_id_key"]);
+    // What the sweep writes back: renewals, and releases with their status.
+    let settled = |extra: &str| -> String {
+        let tuples: Vec<String> =
+            batch.iter().map(|id| format!("('{id}', 1::bigint, {at}::bigint, {at}::bigint, {at}::bigint{extra})")).collect();
+        tuples.join(", ")
+    };
+    let renewed = format!("{} VALUES {}{}", numbers::RENEWED_HEAD, settled(""), numbers::UPDATE_TAIL);
+    assert_reads("update_settled (renewed)", &explain(&mut pg, &renewed, &[]).await, &["numbers_id_key"]);
+    let released = format!(
+        "{} VALUES {}{}",
+        numbers::RELEASED_HEAD,
+        settled(&format!(", 'inactive', 'canceled', {at}::bigint")),
+        numbers::UPDATE_TAIL
+    );
+    assert_reads("update_settled (released)", &explain(&mut pg, &released, &[]).await, &["numbers_id_key"]);
 
     let lease_end = json!(chrono::Utc::now().timestamp_micros() + 60_000_000);
     let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier"), json!(64)]).await;
