@@ -198,16 +198,16 @@ impl From<CarrierError> for JobFailure {
 /// Queues `job` in the caller's transaction, due at `run_at` (real time). Returns false when a
 /// live job already holds its dedupe key.
 pub async fn enqueue<T: JobType>(conn: &mut AnyConnection, job: &T, run_at: DateTime<Utc>) -> sqlx::Result<bool> {
-    Ok(enqueue_many(conn, [job], run_at).await? == 1)
+    Ok(!enqueue_many(conn, [job], run_at).await?.is_empty())
 }
 
-/// [`enqueue`] for many jobs of one type, in one statement per few thousand. Returns how many
-/// were queued (those whose dedupe key a live job holds are not).
+/// [`enqueue`] for many jobs of one type, in one statement per few thousand. Returns the jobs
+/// queued (those whose dedupe key a live job holds are not).
 pub async fn enqueue_many<'a, T: JobType + 'a>(
     conn: &mut AnyConnection,
     jobs: impl IntoIterator<Item = &'a T>,
     run_at: DateTime<Utc>,
-) -> sqlx::Result<u64> {
+) -> sqlx::Result<Vec<Job>> {
     let mut new = Vec::new();
     for job in jobs {
         let subject = job.subject();

@@ -91,8 +91,11 @@ impl Core {
                 })
                 .collect();
             // Delivery runs on real time whatever the workspace's clock says.
-            jobs::enqueue_many(conn, &release_jobs, self.clock.now()).await?;
-            let queued = store::jobs::latest_for_numbers(conn, JobKind::CarrierRelease, &ids).await?;
+            let mut queued = jobs::enqueue_many(conn, &release_jobs, self.clock.now()).await?;
+            // A number whose release a pending job already holds (its dedupe key) shows that job.
+            let new: std::collections::HashSet<NumberId> = queued.iter().filter_map(|j| j.number_id).collect();
+            let held: Vec<NumberId> = ids.iter().filter(|id| !new.contains(id)).copied().collect();
+            queued.extend(store::jobs::latest_for_numbers(conn, JobKind::CarrierRelease, &held).await?);
             for &(i, at) in &released {
                 let rec = &recs[i];
                 let job = queued.iter().find(|j| j.number_id == Some(rec.id));

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::{column, in_list, parsed_opt, run_values, Backend, Bind, Cells, Db, FromCells, Sql};
+use super::{column, fetch_values, in_list, parsed_opt, Backend, Bind, Cells, Db, FromCells, Sql};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::jobs::{Job, JobKind, JobStatus, Queue};
@@ -46,8 +46,8 @@ impl FromCells for Job {
 }
 
 /// Inserts pending jobs in the caller's transaction. A job whose dedupe key is already held by
-/// a live (pending) job is not added. Returns how many were added.
-pub async fn insert(conn: &mut AnyConnection, jobs: impl IntoIterator<Item = NewJob>, now: DateTime<Utc>) -> sqlx::Result<u64> {
+/// a live (pending) job is not added. Returns the jobs added.
+pub async fn insert(conn: &mut AnyConnection, jobs: impl IntoIterator<Item = NewJob>, now: DateTime<Utc>) -> sqlx::Result<Vec<Job>> {
     let rows = jobs
         .into_iter()
         .map(|job| {
@@ -66,11 +66,11 @@ pub async fn insert(conn: &mut AnyConnection, jobs: impl IntoIterator<Item = New
             ]
         })
         .collect();
-    run_values(
+    fetch_values(
         conn,
         "INSERT INTO jobs (kind, queue, payload, dedupe_key, workspace_id, number_id, status, attempts, run_at, created_at, updated_at)",
         rows,
-        " ON CONFLICT DO NOTHING",
+        &format!(" ON CONFLICT DO NOTHING RETURNING {COLUMNS}"),
     )
     .await
 }

@@ -434,32 +434,55 @@ const MAX_BINDS: usize = 32_000;
 /// backends name a VALUES list's columns so). Every row has the same number of binds; `head` and
 /// `tail` take none. Returns the rows affected.
 pub(crate) async fn run_values(conn: &mut sqlx::AnyConnection, head: &str, rows: Vec<Vec<Bind>>, tail: &str) -> sqlx::Result<u64> {
+    let mut affected = 0;
+    for sql in values_statements(conn, head, rows, tail) {
+        affected += sql.query().execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(affected)
+}
+
+/// [`run_values`] for a statement whose `tail` ends in `RETURNING …`: the rows it returned.
+pub(crate) async fn fetch_values<T: FromCells>(
+    conn: &mut sqlx::AnyConnection,
+    head: &str,
+    rows: Vec<Vec<Bind>>,
+    tail: &str,
+) -> sqlx::Result<Vec<T>> {
+    let mut out = Vec::new();
+    for sql in values_statements(conn, head, rows, tail) {
+        for row in sql.query().fetch_all(&mut *conn).await? {
+            out.push(T::from_cells(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+fn values_statements(conn: &sqlx::AnyConnection, head: &str, rows: Vec<Vec<Bind>>, tail: &str) -> Vec<Sql> {
     use std::fmt::Write;
-    let Some(width) = rows.first().map(Vec::len) else { return Ok(0) };
+    let Some(width) = rows.first().map(Vec::len) else { return Vec::new() };
     // SQLite gets anonymous `?` placeholders: sqlx looks each numbered one up by name, and
     // SQLite finds a name by walking all of them, which made a batch's statements quadratic
     // in their binds (half the sweep's time went there).
     let anonymous = conn.backend_name() == "SQLite";
-    let mut affected = 0;
-    for chunk in rows.chunks((MAX_BINDS / width).max(1)) {
-        let mut text = format!("{head} VALUES ");
-        for (i, row) in chunk.iter().enumerate() {
-            text.push_str(if i == 0 { "(" } else { ", (" });
-            for j in 0..row.len() {
-                text.push_str(if j == 0 { "" } else { ", " });
-                if anonymous {
-                    text.push('?');
-                } else {
-                    write!(text, "${}", i * width + j + 1).expect("writing to a String cannot fail");
+    rows.chunks((MAX_BINDS / width).max(1))
+        .map(|chunk| {
+            let mut text = format!("{head} VALUES ");
+            for (i, row) in chunk.iter().enumerate() {
+                text.push_str(if i == 0 { "(" } else { ", (" });
+                for j in 0..row.len() {
+                    text.push_str(if j == 0 { "" } else { ", " });
+                    if anonymous {
+                        text.push('?');
+                    } else {
+                        write!(text, "${}", i * width + j + 1).expect("writing to a String cannot fail");
+                    }
                 }
+                text.push(')');
             }
-            text.push(')');
-        }
-        text.push_str(tail);
-        let sql = Sql { text, binds: chunk.concat() };
-        affected += sql.query().execute(&mut *conn).await?.rows_affected();
-    }
-    Ok(affected)
+            text.push_str(tail);
+            Sql { text, binds: chunk.concat() }
+        })
+        .collect()
 }
 
 /// SQL assembled at run time: every `?` pushed becomes the next numbered placeholder (`$n`, which
