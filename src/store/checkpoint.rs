@@ -5,7 +5,7 @@
 //! [`INTERVAL`] beside the writer, and writes checkpoint themselves only past [`BACKSTOP_PAGES`],
 //! should this thread fall behind.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ impl Checkpointer {
     }
 }
 
-fn checkpoint(conn: &mut Option<Connection>, file: &PathBuf) -> rusqlite::Result<()> {
+fn checkpoint(conn: &mut Option<Connection>, file: &Path) -> rusqlite::Result<()> {
     let conn = match conn {
         Some(c) => c,
         None => conn.insert(Connection::open_with_flags(file, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)?),

@@ -133,15 +133,13 @@ impl Db {
             Backend::Postgres => opts.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
-        let mut checkpoints = None;
-        let reads = match backend {
+        let (reads, checkpoints) = match backend {
             Backend::Sqlite => {
                 sqlite_lib::configure();
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
                 let file = sqlite.get_filename();
-                checkpoints =
-                    Some(Arc::new(checkpoint::Checkpointer::start(file.to_owned()).context("cannot start SQLite's checkpoints")?));
-                Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout)))
+                let checkpoints = checkpoint::Checkpointer::start(file.to_owned()).context("cannot start SQLite's checkpoints")?;
+                (Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout))), Some(Arc::new(checkpoints)))
             }
             // Reads never open a transaction, so their connections need neither the after-release
             // check (a round trip to the server per request) nor sqlx::Any's row conversion.
@@ -153,7 +151,7 @@ impl Db {
                     .connect_lazy(&url)
                     .context("invalid database url")?;
                 let numbers = coalesce::NumberReads::start(pool.clone(), opts.acquire_timeout);
-                Reads::Postgres(pool, Arc::new(numbers))
+                (Reads::Postgres(pool, Arc::new(numbers)), None)
             }
         };
         let busy_ms = opts.busy_timeout.as_millis();

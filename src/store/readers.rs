@@ -69,7 +69,7 @@ fn run<T: FromCells>(conn: &Connection, sql: &Sql) -> sqlx::Result<Vec<T>> {
     }
     for (i, bind) in sql.binds.iter().enumerate() {
         let at = i + 1;
-        if stmt.parameter_name(at).and_then(|name| name.strip_prefix('$')) != Some(at.to_string().as_str()) {
+        if stmt.parameter_name(at).and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok()) != Some(at) {
             return Err(sqlx::Error::Protocol(format!("parameter {at} of {} is not ${at}", sql.text)));
         }
         stmt.raw_bind_parameter(at, bind).map_err(to_sqlx)?;

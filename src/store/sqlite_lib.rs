@@ -34,8 +34,9 @@ unsafe extern "C" fn init(_: *mut c_void) -> c_int {
 
 unsafe extern "C" fn shutdown(_: *mut c_void) {}
 
-/// Configures SQLite for this process. It only takes effect before SQLite's first use, so it is
-/// called before every connection; a process that used SQLite earlier keeps its defaults.
+/// Configures SQLite for this process. It only takes effect before SQLite's first use, so
+/// [`super::Db::connect`] calls it before opening anything; a process that used SQLite earlier
+/// keeps its defaults.
 pub(crate) fn configure() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
