@@ -5,7 +5,8 @@
 //!   limit): GET one number, a 99-row page at a random depth;
 //! - a selective `numberPrefix` page against an unfiltered page;
 //! - writes against raw SQL doing the same statements with the same concurrency (the database's
-//!   limit; for SQLite one serialised writer): register (POST) and release (DELETE of a SIP number);
+//!   limit; for SQLite one serialised writer): register (POST) and release (DELETE of a SIP number),
+//!   each with the event row numberd records and its webhook lookup;
 //! - the period-end sweep of due numbers (half renew, half release) and carrier-job delivery, as
 //!   rates against the goal of a million period ends in a minute.
 //!
@@ -303,6 +304,29 @@ enum Bind {
     Int(i64),
 }
 
+/// The statements numberd adds to every change of a number: its event row (the number as the API
+/// shows it, `data`) and the lookup of the workspace's webhooks to fan it out to. The raw limits
+/// run them too, so a ratio compares the same statements.
+fn event_statements(ws: &str, number: &str, event_type: &str, data: &str, now: i64) -> [(&'static str, Vec<Bind>); 2] {
+    [
+        (
+            "INSERT INTO events (id, workspace_id, type, number_id, occurred_at, actor_type, actor_id, request_id, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, 'accessKey', $6, $7, $8, $5)",
+            vec![
+                Bind::Text(uuid::Uuid::new_v4().to_string()),
+                Bind::Text(ws.to_owned()),
+                Bind::Text(event_type.to_owned()),
+                Bind::Text(number.to_owned()),
+                Bind::Int(now),
+                Bind::Text(uuid::Uuid::new_v4().to_string()),
+                Bind::Text(uuid::Uuid::new_v4().to_string()),
+                Bind::Text(data.to_owned()),
+            ],
+        ),
+        ("SELECT * FROM webhooks WHERE workspace_id = $1 AND enabled = 1 ORDER BY seq", vec![Bind::Text(ws.to_owned())]),
+    ]
+}
+
 struct Service {
     db: Db,
     core: Arc<Core>,
@@ -452,17 +476,20 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                 (i < half).then(|| (Method::DELETE, format!("/workspaces/{ws}/numbers/{}", sips[i]), None))
             })
         };
+        // The event a release records carries the number as the API showed it.
+        let released = Arc::new(String::from_utf8(r.to_vec()).unwrap());
         let raw_release: MakeOp = {
-            let (ws, sips, raw) = (ws.clone(), sips.clone(), raw.clone());
+            let (ws, sips, raw, released) = (ws.clone(), sips.clone(), raw.clone(), released.clone());
             let lock = if backend == Backend::Postgres { " FOR UPDATE" } else { "" };
             Arc::new(move |_| {
                 let i = raw_next.fetch_add(1, Ordering::Relaxed) as usize;
                 let id = sips.get(i)?.clone();
-                let (ws, raw) = (ws.clone(), raw.clone());
+                let (ws, raw, released) = (ws.clone(), raw.clone(), released.clone());
                 Some(Box::pin(async move {
                     let now = to_micros(Utc::now());
                     let select = format!("SELECT * FROM numbers WHERE id = $1 AND workspace_id = $2 AND deleted_at IS NULL{lock}");
-                    raw.transaction(&[
+                    let event = event_statements(&ws, &id, "number.released", &released, now);
+                    let mut statements = vec![
                         (select.as_str(), vec![Bind::Text(id.clone()), Bind::Text(ws)]),
                         (
                             "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1 WHERE id = $2",
@@ -477,8 +504,9 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                             vec![Bind::Int(now), Bind::Text(id.clone())],
                         ),
                         ("DELETE FROM campaign_numbers WHERE number_id = $1", vec![Bind::Text(id)]),
-                    ])
-                    .await
+                    ];
+                    statements.extend(event);
+                    raw.transaction(&statements).await
                 }))
             })
         };
@@ -499,16 +527,19 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
         };
         let (raw_ws, _) = workspace(&db, "bench-raw").await;
         let raw_register: MakeOp = {
+            // The event a registration records carries the number as the API shows it.
+            let registered = Arc::new(String::from_utf8(d.to_vec()).unwrap());
             let (ws, next, raw) = (raw_ws.clone(), next.clone(), raw.clone());
             Arc::new(move |_| {
-                let (ws, raw) = (ws.clone(), raw.clone());
+                let (ws, raw, registered) = (ws.clone(), raw.clone(), registered.clone());
                 let n = 4_156_000_000_u64 + next.fetch_add(1, Ordering::Relaxed);
                 Some(Box::pin(async move {
                     let now = to_micros(Utc::now());
                     let end = now + 30 * 86_400_000_000;
                     let id = uuid::Uuid::new_v4().to_string();
                     let caps = r#"{"sms":{"inbound":true,"outbound":true},"voice":{"inbound":true,"outbound":true},"mms":{"inbound":false,"outbound":false},"fax":{"inbound":false,"outbound":false}}"#;
-                    raw.transaction(&[
+                    let event = event_statements(&ws, &id, "number.registered", &registered, now);
+                    let mut statements = vec![
                     ("UPDATE workspaces SET number_seq = number_seq + 1 WHERE id = $1 RETURNING number_seq", vec![Bind::Text(ws.clone())]),
                     (
                         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
@@ -530,8 +561,9 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                         "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, recorded_at) VALUES ($1, 0, $2, $3, $2)",
                         vec![Bind::Text(id), Bind::Int(now), Bind::Int(end)],
                     ),
-                ])
-                .await
+                ];
+                    statements.extend(event);
+                    raw.transaction(&statements).await
                 }))
             })
         };
