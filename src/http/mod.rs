@@ -4,7 +4,7 @@
 
 pub mod autocalls;
 pub mod extract;
-mod hardening;
+mod edge;
 mod json;
 pub mod native;
 pub mod observe;
@@ -16,13 +16,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, HeaderName, HeaderValue, Request, StatusCode, Uri};
+use axum::http::{Request, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use serde_json::json;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::error::{Code, Error, Kind};
@@ -63,25 +62,9 @@ impl IntoResponse for Error {
     }
 }
 
-/// How long a client should wait before retrying a 503; `/readyz` stays 503 that long after one.
-const RETRY_AFTER: Duration = Duration::from_secs(2);
-
-/// Every 503 (the database is unavailable, in either dialect) tells the client when to retry and
-/// makes `/readyz` report it.
-async fn on_unavailable(State(state): State<AppState>, mut response: Response) -> Response {
-    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
-        if response.extensions().get::<Readiness>().is_none() {
-            state.core.db.mark_unavailable();
-        }
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER.as_secs()));
-    }
-    response
-}
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
 pub fn router(state: AppState, max_body_bytes: usize) -> Router {
     let (api, _spec) = openapi::split(native::routes());
+    let edge = edge::Edge { state: state.clone(), max_body_bytes };
     Router::new()
         .merge(api)
         .route("/healthz", get(healthz))
@@ -91,40 +74,31 @@ pub fn router(state: AppState, max_body_bytes: usize) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), observe::track))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::map_response_with_state(state.clone(), on_unavailable))
         .with_state(state)
         .layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn(move |req, next| hardening::drain_oversized(max_body_bytes, req, next)))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             Error::new(Code::InternalError, "An internal error occurred.").into_response()
         }))
-        .layer(axum::middleware::from_fn(hardening::security_headers))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|req: &Request<_>| {
-                    let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    let id = req.headers().get(edge::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
                     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
                 })
                 .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
-        .layer(axum::middleware::from_fn(observe::with_request_id))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(edge, edge::edge))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// Marks `/readyz` answers, whose 503 reports an earlier failure rather than being a new one.
-#[derive(Clone, Copy)]
-struct Readiness;
-
 async fn readyz(State(state): State<AppState>) -> Response {
     let ping = tokio::time::timeout(Duration::from_secs(2), state.core.db.ping()).await;
     let mut response = match ping {
-        Ok(Ok(())) if state.core.db.unavailable_within(RETRY_AFTER) => {
+        Ok(Ok(())) if state.core.db.unavailable_within(edge::RETRY_AFTER) => {
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "failing" }))).into_response()
         }
         Ok(Ok(())) => Json(json!({ "status": "ok", "database": "ok" })).into_response(),
@@ -134,7 +108,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         }
         Err(_) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable", "database": "timeout" }))).into_response(),
     };
-    response.extensions_mut().insert(Readiness);
+    response.extensions_mut().insert(edge::Readiness);
     response
 }
 

@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::Router;
 
 use super::AppState;
-use crate::service::events::REQUEST_ID;
 
 /// `GET /metrics`: Prometheus/OpenMetrics text, no authentication (bind `metrics_listen` to an
 /// internal address to keep it private).
@@ -35,10 +34,4 @@ pub async fn track(State(state): State<AppState>, path: MatchedPath, req: Reques
     let response = next.run(req).await;
     state.core.metrics.http_request(path.as_str(), method.as_str(), response.status().as_u16(), start.elapsed());
     response
-}
-
-/// Runs the request with its `x-request-id` at hand for the events it records.
-pub async fn with_request_id(req: Request, next: Next) -> Response {
-    let id = req.headers().get(super::REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    REQUEST_ID.scope(id, next.run(req)).await
 }

@@ -74,30 +74,33 @@ fn run<T: FromCells>(conn: &Connection, sql: &Sql) -> sqlx::Result<Vec<T>> {
         }
         stmt.raw_bind_parameter(at, bind).map_err(to_sqlx)?;
     }
-    let names: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let count = stmt.column_count();
     let mut rows = stmt.raw_query();
     let mut out = Vec::new();
     while let Some(row) = rows.next().map_err(to_sqlx)? {
-        out.push(T::from_cells(&Named { row, names: &names, next: Cell::new(0) })?);
+        out.push(T::from_cells(&Named { row, count, next: Cell::new(0) })?);
     }
     Ok(out)
 }
 
-/// A reader's row, its columns found by name. rusqlite's own lookup asks SQLite for every
+/// A reader's row, its columns found by name. rusqlite's own lookup compares against every
 /// column's name on each call (a tenth of a GET's time); records are read mostly in the order
-/// they were selected, so the search starts just past the column found last.
+/// they were selected, so the search starts just past the column found last and usually ends at
+/// its first name.
 struct Named<'r, 's> {
     row: &'r rusqlite::Row<'s>,
-    names: &'r [String],
+    count: usize,
     next: Cell<usize>,
 }
 
 impl Cells for Named<'_, '_> {
     fn cell<T: super::Cell>(&self, col: &str) -> sqlx::Result<T> {
-        let n = self.names.len();
-        let start = self.next.get();
-        let at =
-            (0..n).map(|i| (start + i) % n).find(|&i| self.names[i] == col).ok_or_else(|| sqlx::Error::ColumnNotFound(col.to_owned()))?;
+        let (n, start) = (self.count, self.next.get());
+        let stmt = self.row.as_ref();
+        let at = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| stmt.column_name(i).is_ok_and(|name| name == col))
+            .ok_or_else(|| sqlx::Error::ColumnNotFound(col.to_owned()))?;
         self.next.set(at + 1);
         self.row.get(at).map_err(to_sqlx)
     }

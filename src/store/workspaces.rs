@@ -39,8 +39,7 @@ pub struct NewKey {
 }
 
 pub fn hash_key(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    format!("{:x}", Sha256::digest(secret.as_bytes()))
 }
 
 /// Keys are 256 random bits, so a plain SHA-256 is a safe lookup hash (no password stretching
