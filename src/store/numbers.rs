@@ -49,10 +49,18 @@ pub(crate) fn price_cols<R: Cells>(row: &R) -> sqlx::Result<Option<Money>> {
 }
 
 impl FromCells for NumberRecord {
+    // Cells are read in the order of `COLUMNS`: a reader looks each name up from the column it
+    // found last.
     fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
-        let price = price_cols(row)?;
+        let (seq, id, workspace_id, e164) = (row.cell("seq")?, parsed(row, "id")?, parsed(row, "workspace_id")?, row.cell("e164")?);
+        let kind = column(row, "kind", NumberKind::parse)?;
+        let number_type = column(row, "number_type", NumberType::parse)?;
+        let (country, capabilities, price) = (row.cell("country")?, json_col(row, "capabilities")?, price_cols(row)?);
+        let (configurations, nickname) = (json_col(row, "configurations")?, row.cell("nickname")?);
+        let status = column(row, "status", NumberStatus::parse)?;
+        let sub_id = row.cell::<Option<String>>("sub_id")?;
         let sub_status = column(row, "sub_status", SubscriptionStatus::parse)?;
-        let subscription = match row.cell::<Option<String>>("sub_id")? {
+        let subscription = match sub_id {
             Some(sub_id) => Some(SubscriptionRecord {
                 id: sub_id.parse().map_err(|_| decode_err("sub_id", &sub_id))?,
                 status: sub_status,
@@ -65,18 +73,18 @@ impl FromCells for NumberRecord {
             None => None,
         };
         Ok(NumberRecord {
-            seq: row.cell("seq")?,
-            id: parsed(row, "id")?,
-            workspace_id: parsed(row, "workspace_id")?,
-            e164: row.cell("e164")?,
-            kind: column(row, "kind", NumberKind::parse)?,
-            number_type: column(row, "number_type", NumberType::parse)?,
-            country: row.cell("country")?,
-            capabilities: json_col(row, "capabilities")?,
+            seq,
+            id,
+            workspace_id,
+            e164,
+            kind,
+            number_type,
+            country,
+            capabilities,
             price,
-            configurations: json_col(row, "configurations")?,
-            nickname: row.cell("nickname")?,
-            status: column(row, "status", NumberStatus::parse)?,
+            configurations,
+            nickname,
+            status,
             subscription,
             activated_at: ts(row, "activated_at")?,
             deactivated_at: ts(row, "deactivated_at")?,
