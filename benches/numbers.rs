@@ -35,6 +35,7 @@ use numberd::app;
 use numberd::carrier::local::LocalCarrier;
 use numberd::config::Config;
 use numberd::domain::clock::{to_micros, SystemClock};
+use numberd::domain::ids::time_ordered;
 use numberd::jobs::{CarrierRelease, Queue};
 use numberd::service::Core;
 use numberd::store::{workspaces, Db};
@@ -306,20 +307,21 @@ enum Bind {
 
 /// The statements numberd adds to every change of a number: its event row (the number as the API
 /// shows it, `data`) and the lookup of the workspace's webhooks to fan it out to. The raw limits
-/// run them too, so a ratio compares the same statements.
+/// run them too, so a ratio compares the same statements; their ids are made as numberd makes
+/// its own, so the indexes see the same keys.
 fn event_statements(ws: &str, number: &str, event_type: &str, data: &str, now: i64) -> [(&'static str, Vec<Bind>); 2] {
     [
         (
             "INSERT INTO events (id, workspace_id, type, number_id, occurred_at, actor_type, actor_id, request_id, data, created_at) \
              VALUES ($1, $2, $3, $4, $5, 'accessKey', $6, $7, $8, $5)",
             vec![
-                Bind::Text(uuid::Uuid::new_v4().to_string()),
+                Bind::Text(time_ordered().to_string()),
                 Bind::Text(ws.to_owned()),
                 Bind::Text(event_type.to_owned()),
                 Bind::Text(number.to_owned()),
                 Bind::Int(now),
-                Bind::Text(uuid::Uuid::new_v4().to_string()),
-                Bind::Text(uuid::Uuid::new_v4().to_string()),
+                Bind::Text(time_ordered().to_string()),
+                Bind::Text(time_ordered().to_string()),
                 Bind::Text(data.to_owned()),
             ],
         ),
@@ -536,7 +538,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                 Some(Box::pin(async move {
                     let now = to_micros(Utc::now());
                     let end = now + 30 * 86_400_000_000;
-                    let id = uuid::Uuid::new_v4().to_string();
+                    let id = time_ordered().to_string();
                     let caps = r#"{"sms":{"inbound":true,"outbound":true},"voice":{"inbound":true,"outbound":true},"mms":{"inbound":false,"outbound":false},"fax":{"inbound":false,"outbound":false}}"#;
                     let event = event_statements(&ws, &id, "number.registered", &registered, now);
                     let mut statements = vec![
@@ -552,7 +554,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                             Bind::Text(ws),
                             Bind::Text(format!("+1{n}")),
                             Bind::Text(caps.into()),
-                            Bind::Text(uuid::Uuid::new_v4().to_string()),
+                            Bind::Text(time_ordered().to_string()),
                             Bind::Int(now),
                             Bind::Int(end),
                         ],

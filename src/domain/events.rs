@@ -101,7 +101,7 @@ impl Event {
         actor: EventActor,
     ) -> Self {
         Event {
-            id: uuid::Uuid::new_v4(),
+            id: super::ids::time_ordered(),
             event_type,
             occurred_at,
             workspace_id,

@@ -12,6 +12,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
+use crate::domain::ids::time_ordered;
 use crate::error::{Code, Error};
 use crate::service::events::REQUEST_ID as CURRENT_REQUEST;
 
@@ -73,12 +74,9 @@ pub async fn edge(State(edge): State<Edge>, mut req: Request, next: Next) -> Res
     resp
 }
 
-/// A random (version 4) UUID from the thread's generator: `Uuid::new_v4` asks the kernel for
-/// every one, a system call per request.
 fn new_request_id() -> HeaderValue {
-    let uuid = uuid::Builder::from_random_bytes(rand::random()).into_uuid();
     let mut buf = uuid::Uuid::encode_buffer();
-    HeaderValue::from_str(uuid.hyphenated().encode_lower(&mut buf)).expect("a UUID is a valid header value")
+    HeaderValue::from_str(time_ordered().hyphenated().encode_lower(&mut buf)).expect("a UUID is a valid header value")
 }
 
 /// Reads a declared-oversized body (up to [`DRAIN_BYTES`]) before the handler rejects it: a

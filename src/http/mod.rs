@@ -3,8 +3,8 @@
 //! [`crate::service::Core`].
 
 pub mod autocalls;
-pub mod extract;
 mod edge;
+pub mod extract;
 mod json;
 pub mod native;
 pub mod observe;

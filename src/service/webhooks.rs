@@ -262,7 +262,7 @@ impl Core {
         let now = self.clock.now();
         let hook = Webhook {
             seq: 0,
-            id: Uuid::new_v4(),
+            id: crate::domain::ids::time_ordered(),
             workspace_id: tenant.id,
             url,
             description,

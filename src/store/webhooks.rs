@@ -155,7 +155,7 @@ pub async fn fan_out(conn: &mut AnyConnection, events: &[Event], now: DateTime<U
                 Some(n) => has_open(conn, hook.id, n).await?,
                 None => false,
             };
-            let id = uuid::Uuid::new_v4();
+            let id = crate::domain::ids::time_ordered();
             let status = if behind { DeliveryStatus::Waiting } else { DeliveryStatus::Pending };
             sqlx::query(
                 "INSERT INTO webhook_deliveries (id, webhook_id, workspace_id, event_id, number_id, status, attempts, created_at, updated_at) \
