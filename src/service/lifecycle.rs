@@ -247,12 +247,12 @@ impl Core {
                 let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
                 drop(conn);
                 let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
-                self.settle_all(|| numbers::due_in_workspace(db, ws, at, batch), at, batch, false).await?
+                self.settle_all(|n| numbers::due_in_workspace(db, ws, at, n), at, batch, false).await?
             }
             None => {
-                let mut moved = self.settle_all(|| numbers::due_live(db, now, batch), now, batch, true).await?;
+                let mut moved = self.settle_all(|n| numbers::due_live(db, now, n), now, batch, true).await?;
                 for (ws, clock) in workspaces::test_clocks(db).await? {
-                    moved += self.settle_all(|| numbers::due_in_workspace(db, ws, clock, batch), clock, batch, true).await?;
+                    moved += self.settle_all(|n| numbers::due_in_workspace(db, ws, clock, n), clock, batch, true).await?;
                 }
                 moved
             }
@@ -264,29 +264,42 @@ impl Core {
         Ok(moved)
     }
 
-    /// Settles what `due` finds as due by `at`, one transaction per batch, until nothing is due.
-    /// With `skip_locked` it also stops when everything left is held by other workers; without,
-    /// it waits for the locks, so every number found is settled (by it or by whoever held the
-    /// lock) and it returns only once nothing is due: what the test clock promises, whatever the
-    /// worker does. Each number is re-checked under its lock, so none is settled twice.
+    /// Settles what `due` finds as due by `at` (at most as many as asked for), one transaction per
+    /// batch, until nothing is due. With `skip_locked` it also stops when everything left is held
+    /// by other workers; without, it waits for the locks, so every number found is settled (by it
+    /// or by whoever held the lock) and it returns only once nothing is due: what the test clock
+    /// promises, whatever the worker does. Each number is re-checked under its lock, so none is
+    /// settled twice.
+    ///
+    /// On PostgreSQL, [`SWEEP_LANES`] batches of what one query found run at once, each in its
+    /// own transaction: a batch alternates between numberd's work and the server's, and one at a
+    /// time kept only one of them busy. The batches hold disjoint numbers.
     async fn settle_all<F, Fut>(&self, due: F, at: DateTime<Utc>, batch: i64, skip_locked: bool) -> Result<usize>
     where
-        F: Fn() -> Fut,
+        F: Fn(i64) -> Fut,
         Fut: std::future::Future<Output = sqlx::Result<Vec<NumberId>>>,
     {
         let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
+        let lanes = match self.db.backend {
+            store::Backend::Sqlite => 1,
+            store::Backend::Postgres => SWEEP_LANES,
+        };
         let mut moved = 0;
         loop {
-            let found = due().await?;
+            let found = due(batch * lanes).await?;
             if found.is_empty() {
                 return Ok(moved);
             }
-            let mut tx = self.db.begin_write().await?;
-            let mut recs = numbers::lock_many(&self.db, &mut tx, &found, lock).await?;
-            let settled = self.settle(&mut tx, &mut recs, at).await?;
-            tx.commit().await?;
+            let batches = found.chunks(batch as usize).map(|ids| async move {
+                let mut tx = self.db.begin_write().await?;
+                let mut recs = numbers::lock_many(&self.db, &mut tx, ids, lock).await?;
+                let settled = self.settle(&mut tx, &mut recs, at).await?;
+                tx.commit().await?;
+                Ok::<_, Error>(settled)
+            });
+            let settled: usize = futures::future::try_join_all(batches).await?.into_iter().sum();
             moved += settled;
-            if found.len() < batch as usize || (skip_locked && settled == 0) {
+            if found.len() < (batch * lanes) as usize || (skip_locked && settled == 0) {
                 return Ok(moved);
             }
         }
@@ -316,6 +329,9 @@ impl Core {
         Ok(to)
     }
 }
+
+/// Batches of a sweep in flight at once on PostgreSQL (see [`Core::settle_all`]).
+const SWEEP_LANES: i64 = 2;
 
 fn schedule_cancel(rec: &mut NumberRecord, now: DateTime<Utc>) {
     let sub = rec.subscription.as_mut().expect("only subscriptions are canceled");

@@ -21,10 +21,18 @@ pub async fn detach_numbers(conn: &mut AnyConnection, numbers: &[NumberId], now:
     let mut assistants = Sql::new("");
     assistants.push("UPDATE assistants SET number_id = NULL, updated_at = ? WHERE number_id", at());
     in_list(&mut assistants, numbers);
+    // Campaigns are the one kind of row numbers share, and the sweep's concurrent batches (or
+    // nodes) may touch the same one: PostgreSQL locks them in id order first, so two of them
+    // wait for each other instead of deadlocking.
+    let lock = if conn.backend_name() == "PostgreSQL" { " ORDER BY id FOR UPDATE" } else { "" };
     let mut campaigns = Sql::new("");
-    campaigns.push("UPDATE campaigns SET updated_at = ? WHERE id IN (SELECT campaign_id FROM campaign_numbers WHERE number_id", at());
+    campaigns.push(
+        "UPDATE campaigns SET updated_at = ? WHERE id IN (SELECT id FROM campaigns WHERE id IN \
+         (SELECT campaign_id FROM campaign_numbers WHERE number_id",
+        at(),
+    );
     in_list(&mut campaigns, numbers);
-    campaigns.push(")", []);
+    campaigns.push(&format!("){lock})"), []);
     let mut rotations = Sql::new("DELETE FROM campaign_numbers WHERE number_id");
     in_list(&mut rotations, numbers);
     for sql in [assistants, campaigns, rotations] {

@@ -470,6 +470,11 @@ async fn a_batch_of_period_ends_keeps_each_numbers_own_state(b: Backend) {
     let all: Vec<String> = numbers.iter().map(id).collect();
     let (status, campaign) = ws.post("./campaigns", json!({ "name": "All", "numberIds": all })).await;
     assert_eq!(status, StatusCode::CREATED, "{campaign}");
+    // A second campaign shared by every batch: on PostgreSQL batches settle at once, and each
+    // detaches its numbers from both.
+    let reversed: Vec<&String> = all.iter().rev().collect();
+    let (status, second) = ws.post("./campaigns", json!({ "name": "Reversed", "numberIds": reversed })).await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
 
     let end = numbers.iter().map(|n| ts(&n["currentPeriod"]["endAt"])).max().unwrap();
     assert_eq!(ws.advance(&end.to_rfc3339()).await.0, StatusCode::OK);
@@ -494,6 +499,9 @@ async fn a_batch_of_period_ends_keeps_each_numbers_own_state(b: Backend) {
     let (_, campaign) = ws.get(&format!("./campaigns/{}", campaign["id"].as_str().unwrap())).await;
     let left: Vec<String> = renewed.iter().map(|n| id(n)).collect();
     assert_eq!(campaign["numberIds"], json!(left), "only the released numbers left the rotation");
+    let (_, second) = ws.get(&format!("./campaigns/{}", second["id"].as_str().unwrap())).await;
+    let left: Vec<String> = renewed.iter().rev().map(|n| id(n)).collect();
+    assert_eq!(second["numberIds"], json!(left), "and every other rotation");
 
     let (_, events) = ws.get("./events?limit=99").await;
     let events = events["results"].as_array().unwrap();
