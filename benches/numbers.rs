@@ -542,28 +542,28 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                     let caps = r#"{"sms":{"inbound":true,"outbound":true},"voice":{"inbound":true,"outbound":true},"mms":{"inbound":false,"outbound":false},"fax":{"inbound":false,"outbound":false}}"#;
                     let event = event_statements(&ws, &id, "number.registered", &registered, now);
                     let mut statements = vec![
-                    ("UPDATE workspaces SET number_seq = number_seq + 1 WHERE id = $1 RETURNING number_seq", vec![Bind::Text(ws.clone())]),
-                    (
-                        "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
-                         configurations, status, sub_id, sub_status, sub_anchor, period_index, period_end, subscribed_at, \
-                         sub_updated_at, activated_at, created_at, updated_at, seq) \
-                         VALUES ($1, $2, $3, 'dedicated', 'local', 'US', $4, 3, '{}', 'active', $5, 'active', $6, 0, $7, $6, $6, $6, $6, $6, \
-                         (SELECT number_seq FROM workspaces WHERE id = $2))",
-                        vec![
-                            Bind::Text(id.clone()),
-                            Bind::Text(ws),
-                            Bind::Text(format!("+1{n}")),
-                            Bind::Text(caps.into()),
-                            Bind::Text(time_ordered().to_string()),
-                            Bind::Int(now),
-                            Bind::Int(end),
-                        ],
-                    ),
-                    (
-                        "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, recorded_at) VALUES ($1, 0, $2, $3, $2)",
-                        vec![Bind::Text(id), Bind::Int(now), Bind::Int(end)],
-                    ),
-                ];
+                        ("UPDATE workspaces SET number_seq = number_seq + 1 WHERE id = $1 RETURNING number_seq", vec![Bind::Text(ws.clone())]),
+                        (
+                            "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
+                             configurations, status, sub_id, sub_status, sub_anchor, period_index, period_end, subscribed_at, \
+                             sub_updated_at, activated_at, created_at, updated_at, seq) \
+                             VALUES ($1, $2, $3, 'dedicated', 'local', 'US', $4, 3, '{}', 'active', $5, 'active', $6, 0, $7, $6, $6, $6, $6, $6, \
+                             (SELECT number_seq FROM workspaces WHERE id = $2))",
+                            vec![
+                                Bind::Text(id.clone()),
+                                Bind::Text(ws),
+                                Bind::Text(format!("+1{n}")),
+                                Bind::Text(caps.into()),
+                                Bind::Text(time_ordered().to_string()),
+                                Bind::Int(now),
+                                Bind::Int(end),
+                            ],
+                        ),
+                        (
+                            "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, recorded_at) VALUES ($1, 0, $2, $3, $2)",
+                            vec![Bind::Text(id), Bind::Int(now), Bind::Int(end)],
+                        ),
+                    ];
                     statements.extend(event);
                     raw.transaction(&statements).await
                 }))

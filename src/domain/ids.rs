@@ -12,7 +12,8 @@ pub struct InvalidId;
 /// A new id: a version 7 UUID, its leading bits the current time and the rest random. Rows are
 /// mostly written in the order they are created, so a new id lands at the end of its table's
 /// unique index instead of on a random page of it (on a large table, a page read and rewritten
-/// per insert). The random bits come from the thread's generator, not a system call each.
+/// per insert). The time is the real one whatever a workspace's test clock says: it only places
+/// the row. The random bits come from the thread's generator, not a system call each.
 pub fn time_ordered() -> Uuid {
     let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     uuid::Builder::from_unix_timestamp_millis(millis, &rand::random()).into_uuid()

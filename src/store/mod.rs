@@ -113,6 +113,14 @@ impl Backend {
             anyhow::bail!("database url must start with sqlite:// or postgres://")
         }
     }
+
+    /// The backend a connection of the `Any` pool talks to, for SQL that differs between them.
+    pub(crate) fn of_conn(conn: &sqlx::AnyConnection) -> Self {
+        match conn.backend_name() {
+            "SQLite" => Backend::Sqlite,
+            _ => Backend::Postgres,
+        }
+    }
 }
 
 /// SQLite files are created on first start unless the URL says otherwise.
@@ -461,7 +469,7 @@ fn values_statements(conn: &sqlx::AnyConnection, head: &str, rows: Vec<Vec<Bind>
     // SQLite gets anonymous `?` placeholders: sqlx looks each numbered one up by name, and
     // SQLite finds a name by walking all of them, which made a batch's statements quadratic
     // in their binds (half the sweep's time went there).
-    let anonymous = conn.backend_name() == "SQLite";
+    let anonymous = Backend::of_conn(conn) == Backend::Sqlite;
     rows.chunks((MAX_BINDS / width).max(1))
         .map(|chunk| {
             let mut text = format!("{head} VALUES ");

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
 use super::seq::{self, Counter};
-use super::{column, in_list, parse_text, parsed, parsed_opt, Bind, Db, Sql, IN_WORKSPACE};
+use super::{column, in_list, parse_text, parsed, parsed_opt, Backend, Bind, Db, Sql, IN_WORKSPACE};
 use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{AssistantId, CampaignId, NumberId, WorkspaceId};
 use crate::domain::resources::{Assistant, Call, CallFilter, CallStatus, Campaign, CampaignStatus, Direction, Key, Page};
@@ -24,7 +24,10 @@ pub async fn detach_numbers(conn: &mut AnyConnection, numbers: &[NumberId], now:
     // Campaigns are the one kind of row numbers share, and the sweep's concurrent batches (or
     // nodes) may touch the same one: PostgreSQL locks them in id order first, so two of them
     // wait for each other instead of deadlocking.
-    let lock = if conn.backend_name() == "PostgreSQL" { " ORDER BY id FOR UPDATE" } else { "" };
+    let lock = match Backend::of_conn(conn) {
+        Backend::Postgres => " ORDER BY id FOR UPDATE",
+        Backend::Sqlite => "",
+    };
     let mut campaigns = Sql::new("");
     campaigns.push(
         "UPDATE campaigns SET updated_at = ? WHERE id IN (SELECT id FROM campaigns WHERE id IN \
