@@ -30,7 +30,7 @@ echo "== openapi-spec-validator openapi.json" >&2
 "$venv/bin/openapi-spec-validator" openapi.json
 
 cargo build --locked --quiet --bin numberd
-bin=target/debug/numberd
+bin="${CARGO_TARGET_DIR:-target}/debug/numberd"   # where the build above put it
 work=$(mktemp -d)
 server=""
 pg_admin=""
