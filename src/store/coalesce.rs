@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::held::HeldReads;
 use super::numbers::BY_IDS_SQL;
 use super::{FromCells, StoredFailure};
 use crate::domain::ids::{NumberId, WorkspaceId};
@@ -35,7 +35,7 @@ pub(crate) struct NumberReads {
 
 impl NumberReads {
     /// Starts the task that sends the reads; it ends when the last handle is dropped.
-    pub fn start(pool: PgPool, wait: Duration) -> Self {
+    pub fn start(conns: HeldReads, wait: Duration) -> Self {
         let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply)>();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
@@ -50,9 +50,9 @@ impl NumberReads {
                         Err(_) => break,
                     }
                 }
-                let pool = pool.clone();
+                let conns = conns.clone();
                 tokio::spawn(async move {
-                    answer(&pool, batch).await;
+                    answer(&conns, batch).await;
                     drop(slot);
                 });
             }
@@ -71,9 +71,9 @@ impl NumberReads {
     }
 }
 
-async fn answer(pool: &PgPool, batch: Vec<(WorkspaceId, NumberId, Reply)>) {
+async fn answer(conns: &HeldReads, batch: Vec<(WorkspaceId, NumberId, Reply)>) {
     let ids: Vec<String> = batch.iter().map(|(_, id, _)| id.to_string()).collect();
-    let found = match sqlx::query(&BY_IDS_SQL).bind(&ids).fetch_all(pool).await {
+    let found = match conns.run(async |conn| sqlx::query(&BY_IDS_SQL).bind(&ids).fetch_all(conn).await).await {
         Ok(rows) => rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<Vec<_>>>(),
         Err(e) => Err(e),
     };
@@ -112,7 +112,7 @@ mod tests {
             .acquire_timeout(wait)
             .connect_lazy(&format!("postgres://postgres@{addr}/numberd"))
             .unwrap();
-        let reads = NumberReads::start(pool, wait);
+        let reads = NumberReads::start(HeldReads::new(pool, wait), wait);
         let started = std::time::Instant::now();
         // Enough reads for several rounds of full batches behind the two hanging queries.
         let all = (0..1000).map(|_| reads.get(WorkspaceId::new(), NumberId::new()));

@@ -5,6 +5,7 @@ pub mod caller_ids;
 mod checkpoint;
 mod coalesce;
 pub mod events;
+mod held;
 pub mod jobs;
 pub mod numbers;
 pub mod orders;
@@ -91,8 +92,9 @@ pub struct Db {
 enum Reads {
     /// Read-only connections run in place (see [`readers`]).
     Sqlite(Arc<Readers>),
-    /// A pool of its own, typed, beside the pool of writes; single numbers by id coalesced.
-    Postgres(sqlx::PgPool, Arc<coalesce::NumberReads>),
+    /// A pool of its own, typed, beside the pool of writes, its connections held between reads;
+    /// single numbers by id coalesced.
+    Postgres(held::HeldReads, Arc<coalesce::NumberReads>),
 }
 
 #[derive(Clone, Debug)]
@@ -150,7 +152,8 @@ impl Db {
                 (Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout))), Some(Arc::new(checkpoints)))
             }
             // Reads never open a transaction, so their connections need neither the after-release
-            // check (a round trip to the server per request) nor sqlx::Any's row conversion.
+            // check nor sqlx::Any's row conversion; kept out of the pool between reads, they skip
+            // the ping sqlx adds on every release too (see [`held`]).
             Backend::Postgres => {
                 let pool = sqlx::postgres::PgPoolOptions::new()
                     .max_connections(opts.max_connections)
@@ -158,8 +161,9 @@ impl Db {
                     .test_before_acquire(false)
                     .connect_lazy(&url)
                     .context("invalid database url")?;
-                let numbers = coalesce::NumberReads::start(pool.clone(), opts.acquire_timeout);
-                (Reads::Postgres(pool, Arc::new(numbers)), None)
+                let held = held::HeldReads::new(pool, opts.acquire_timeout);
+                let numbers = coalesce::NumberReads::start(held.clone(), opts.acquire_timeout);
+                (Reads::Postgres(held, Arc::new(numbers)), None)
             }
         };
         let busy_ms = opts.busy_timeout.as_millis();
@@ -274,7 +278,9 @@ impl Db {
     pub(crate) async fn read_all<T: FromCells>(&self, sql: &Sql) -> sqlx::Result<Vec<T>> {
         match &self.reads {
             Reads::Sqlite(readers) => readers.all(sql),
-            Reads::Postgres(pool, _) => sql.query_on::<sqlx::Postgres>().fetch_all(pool).await?.iter().map(T::from_cells).collect(),
+            Reads::Postgres(held, _) => {
+                held.run(async |conn| sql.query_on::<sqlx::Postgres>().fetch_all(conn).await).await?.iter().map(T::from_cells).collect()
+            }
         }
     }
 

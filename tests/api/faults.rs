@@ -236,3 +236,50 @@ async fn dropped_writes_leave_no_transaction_open(b: Backend) {
     other_process.execute(outside).await.expect("no pooled connection still holds the write lock");
     other_process.execute("ROLLBACK").await.unwrap();
 }
+
+/// PostgreSQL ends every connection of this node, as a restart or a failover does. Reads keep
+/// their connections between requests, so the first read after finds its connection gone: it
+/// answers 503, and the ones after it get new connections and answer again — one failed read
+/// (or two, if the first found its connection not yet closed), not one per connection that was
+/// idle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_reads_recover_at_once_when_the_server_drops_their_connections() {
+    let name = format!("numberd_test_{}", uuid::Uuid::new_v4().simple());
+    let app = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.database_url.push_str(&format!("&application_name={name}"));
+        // Keys from the cache: what is measured is the reads' own connections.
+        c.auth.key_cache_ms = 60_000;
+    })
+    .await;
+    let ws = app.workspace(false).await;
+    let n = ws.register(json!({ "number": "+14155550100" })).await;
+    let one = format!("./numbers/{}", n["id"].as_str().unwrap());
+    // Several reads at once, so several connections are kept.
+    let page = || async { ws.get("./numbers?limit=5").await.0 };
+    for _ in 0..5 {
+        let (a, b, c, d) = tokio::join!(ws.get(&one), page(), page(), page());
+        assert_eq!((a.0, b, c, d), (StatusCode::OK, StatusCode::OK, StatusCode::OK, StatusCode::OK));
+    }
+
+    let mut admin = sqlx::PgConnection::connect(&app.db.url).await.unwrap();
+    let ended: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1) t")
+            .bind(&name)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap();
+    assert!(ended >= 2, "the node held connections ({ended})");
+
+    let mut failed = 0;
+    for _ in 0..6 {
+        for path in [one.as_str(), "./numbers?limit=5"] {
+            let (status, retry, body) = send(&app, &ws, Method::GET, path, None).await;
+            if status != StatusCode::OK {
+                assert_unavailable(&(status, retry, body));
+                failed += 1;
+            }
+        }
+    }
+    assert!(failed <= 2, "{failed} of 12 reads failed: more than the one or two that found their connection gone");
+    assert_eq!(ws.get(&one).await, (StatusCode::OK, n));
+}
