@@ -112,7 +112,7 @@ mod tests {
             .acquire_timeout(wait)
             .connect_lazy(&format!("postgres://postgres@{addr}/numberd"))
             .unwrap();
-        let reads = NumberReads::start(HeldReads::new(pool, wait), wait);
+        let reads = NumberReads::start(HeldReads::new(pool, wait, Arc::default()), wait);
         let started = std::time::Instant::now();
         // Enough reads for several rounds of full batches behind the two hanging queries.
         let all = (0..1000).map(|_| reads.get(WorkspaceId::new(), NumberId::new()));

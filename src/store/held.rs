@@ -5,7 +5,8 @@
 //! this one. A read that ends cleanly leaves its connection idle here instead, ready for the next
 //! read; one that fails or is dropped half-way gives it back to the pool, whose ping then drains
 //! or discards it. Each connection also goes back once it has been held a [`REFRESH`], so the
-//! pool's own lifetime and idle limits still apply. Connections idle here are out of the pool's reach,
+//! pool's own lifetime and idle limits still apply, and once any connection of this node has been
+//! found lost since it was taken (see [`super::lost`]). Connections idle here are out of the pool's reach,
 //! so reads queue for a turn here (as many turns as the pool has connections), never inside the
 //! pool: a turn always finds an idle connection or room in the pool.
 
@@ -15,6 +16,8 @@ use std::time::{Duration, Instant};
 use sqlx::pool::PoolConnection;
 use sqlx::{PgConnection, PgPool, Postgres};
 use tokio::sync::Semaphore;
+
+use super::lost::Lost;
 
 /// How long a connection stays out of the pool.
 const REFRESH: Duration = Duration::from_secs(60);
@@ -28,39 +31,41 @@ pub(crate) struct HeldReads {
     turns: Arc<Semaphore>,
     wait: Duration,
     idle: Arc<Idle>,
+    lost: Arc<Lost>,
 }
 
 impl HeldReads {
     /// `pool` is used by nothing else; a read waits at most `wait` for its turn.
-    pub fn new(pool: PgPool, wait: Duration) -> Self {
+    pub fn new(pool: PgPool, wait: Duration, lost: Arc<Lost>) -> Self {
         let turns = Arc::new(Semaphore::new(pool.options().get_max_connections() as usize));
-        HeldReads { pool, turns, wait, idle: Arc::default() }
+        HeldReads { pool, turns, wait, idle: Arc::default(), lost }
     }
 
-    /// Runs `read` on an idle connection, or a new one from the pool. After a failure that says
-    /// the server is unavailable the idle connections go back to the pool too: a lost server or
-    /// network (or a restart) loses them all, and the pool's check discards the broken ones, so
-    /// one read fails, not one per idle connection.
+    /// Runs `read` on an idle connection, or a new one from the pool. A failure that says the
+    /// server is unavailable counts as a lost connection: the idle ones, taken before it, go back
+    /// to the pool, whose check discards the broken ones, so one read fails, not one per idle
+    /// connection.
     pub async fn run<T>(&self, read: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>) -> sqlx::Result<T> {
         let turn = match tokio::time::timeout(self.wait, self.turns.acquire()).await {
             Ok(turn) => turn.expect("never closed"),
             Err(_) => return Err(sqlx::Error::PoolTimedOut),
         };
-        let idle = self.idle.lock().expect("not poisoned").pop();
+        let idle = {
+            let mut idle = self.idle.lock().expect("not poisoned");
+            idle.retain(|(_, since)| !self.lost.predates(since.elapsed()));
+            idle.pop()
+        };
         let (mut conn, since) = match idle {
             Some(held) => held,
             None => (self.pool.acquire().await?, Instant::now()),
         };
-        // Dropped half-way, `conn` goes back to the pool, which drains it.
+        // Dropped half-way, or not kept below, `conn` goes back to the pool, which drains it.
         let out = read(&mut conn).await;
         match &out {
             // Idle before the turn ends, so the next turn finds it.
             Ok(_) if since.elapsed() < REFRESH => self.idle.lock().expect("not poisoned").push((conn, since)),
-            Err(e) if super::unavailability(e).is_some() => {
-                drop(conn);
-                self.idle.lock().expect("not poisoned").clear();
-            }
-            _ => drop(conn),
+            Err(e) if super::unavailability(e).is_some() => self.lost.record(),
+            _ => {}
         }
         drop(turn);
         out

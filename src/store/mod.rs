@@ -7,6 +7,7 @@ mod coalesce;
 pub mod events;
 mod held;
 pub mod jobs;
+mod lost;
 pub mod numbers;
 pub mod orders;
 mod readers;
@@ -143,6 +144,7 @@ impl Db {
             Backend::Postgres => opts.url.clone(),
         };
         let connect = AnyConnectOptions::from_str(&url).context("invalid database url")?;
+        let lost = Arc::new(lost::Lost::default());
         let (reads, checkpoints) = match backend {
             Backend::Sqlite => {
                 sqlite_lib::configure();
@@ -161,7 +163,7 @@ impl Db {
                     .test_before_acquire(false)
                     .connect_lazy(&url)
                     .context("invalid database url")?;
-                let held = held::HeldReads::new(pool, opts.acquire_timeout);
+                let held = held::HeldReads::new(pool, opts.acquire_timeout, lost.clone());
                 let numbers = coalesce::NumberReads::start(held.clone(), opts.acquire_timeout);
                 (Reads::Postgres(held, Arc::new(numbers)), None)
             }
@@ -186,17 +188,29 @@ impl Db {
                 })
             })
             // sqlx pings every connection it takes back, so a ping when handing one out again
-            // only costs a round trip.
+            // only costs a round trip. Connections open since before one was found lost are
+            // presumed lost with it (see [`lost`]) and closed instead.
             .test_before_acquire(false)
+            .before_acquire({
+                let lost = lost.clone();
+                move |_conn, meta| {
+                    let lost = lost.clone();
+                    Box::pin(async move { Ok(!lost.predates(meta.age)) })
+                }
+            })
             // A connection must never go back to the pool inside a transaction: a request dropped
             // just as its `BEGIN` was answered, or a `COMMIT` that failed (SQLITE_FULL rolls back
             // by itself, so sqlx's own rollback fails too), leaves sqlx's transaction depth above
             // 0, and every later `BEGIN IMMEDIATE` on it would fail while it may hold the write
             // lock. The ping first runs any rollback a dropped transaction queued and lets a
             // `BEGIN` still in flight land, so the depth read after it is the real one.
-            .after_release(|conn, _meta| {
+            .after_release(move |conn, _meta| {
+                let lost = lost.clone();
                 Box::pin(async move {
-                    conn.ping().await?;
+                    if let Err(e) = conn.ping().await {
+                        lost.record();
+                        return Err(e);
+                    }
                     if conn.is_in_transaction() {
                         tracing::warn!("closing a database connection released inside a transaction");
                         return Ok(false);
