@@ -4,11 +4,15 @@
 //! pool's options say: one more round trip after every read, waking a server process and then
 //! this one. A read that ends cleanly leaves its connection idle here instead, ready for the next
 //! read; one that fails or is dropped half-way gives it back to the pool, whose ping then drains
-//! or discards it. Each connection also goes back once it has been held a [`REFRESH`], so the
-//! pool's own lifetime and idle limits still apply, and once any connection of this node has been
-//! found lost since it was taken (see [`super::lost`]). Connections idle here are out of the pool's reach,
-//! so reads queue for a turn here (as many turns as the pool has connections), never inside the
-//! pool: a turn always finds an idle connection or room in the pool.
+//! or discards it.
+//!
+//! A held connection also goes back once it has been held a [`REFRESH`], so the pool's own
+//! lifetime and idle limits still apply, and once a connection of this node has been found lost
+//! since it was taken (see [`super::lost`]).
+//!
+//! Connections idle here are out of the pool's reach, so reads queue for a turn here (as many
+//! turns as the pool has connections), never inside the pool: a turn always finds an idle
+//! connection or room in the pool.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,10 +45,9 @@ impl HeldReads {
         HeldReads { pool, turns, wait, idle: Arc::default(), lost }
     }
 
-    /// Runs `read` on an idle connection, or a new one from the pool. A failure that says the
-    /// server is unavailable counts as a lost connection: the idle ones, taken before it, go back
-    /// to the pool, whose check discards the broken ones, so one read fails, not one per idle
-    /// connection.
+    /// Runs `read` on an idle connection, or a new one from the pool. A failure that ends the
+    /// connection is recorded as a loss: the idle ones, taken before it, then go back to the pool,
+    /// whose check discards the broken ones, so one read fails, not one per idle connection.
     pub async fn run<T>(&self, read: impl AsyncFnOnce(&mut PgConnection) -> sqlx::Result<T>) -> sqlx::Result<T> {
         let turn = match tokio::time::timeout(self.wait, self.turns.acquire()).await {
             Ok(turn) => turn.expect("never closed"),
@@ -64,7 +67,7 @@ impl HeldReads {
         match &out {
             // Idle before the turn ends, so the next turn finds it.
             Ok(_) if since.elapsed() < REFRESH => self.idle.lock().expect("not poisoned").push((conn, since)),
-            Err(e) if super::unavailability(e).is_some() => self.lost.record(),
+            Err(e) if super::lost::ends_connection(e) => self.lost.record(),
             _ => {}
         }
         drop(turn);

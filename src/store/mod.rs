@@ -415,12 +415,14 @@ pub fn unavailability(err: &sqlx::Error) -> Option<&'static str> {
     match err {
         sqlx::Error::PoolTimedOut => Some("no database connection became free within the acquire timeout"),
         sqlx::Error::PoolClosed => Some("the connection pool is closed"),
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => Some("the database connection failed"),
+        // PostgreSQL: connection exceptions, shutdown, termination.
+        sqlx::Error::Database(_) if lost::ends_connection(err) => Some("the database server is unavailable"),
+        e if lost::ends_connection(e) => Some("the database connection failed"),
         sqlx::Error::Database(db) => {
             let code = db.code()?;
             match code.as_ref() {
-                // PostgreSQL: connection exceptions, shutdown, out of disk/memory/connections.
-                c if c.starts_with("08") || c.starts_with("53") || c.starts_with("57P") => Some("the database server is unavailable"),
+                // PostgreSQL: out of disk, memory or connections.
+                c if c.starts_with("53") => Some("the database server is unavailable"),
                 // SQLite primary result codes (the extended code's low byte).
                 c => match c.parse::<u32>().ok()? & 0xff {
                     5 | 6 => Some("the database is locked by another writer"),
