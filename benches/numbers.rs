@@ -225,21 +225,28 @@ fn uuid_sql(backend: Backend, tag: u32, x: &str) -> String {
 }
 
 /// Copies the number `template` `count` times into its workspace: fresh ids, integer ids after
-/// the workspace's counter, E.164 numbers `+1` followed by `first + x`.
+/// the workspace's counter, E.164 numbers `+1` followed by `first + x`, and the stored view
+/// numberd would write for each (the template's, with those replaced; the list part checks it
+/// against what GET renders).
 async fn seed(db: &Db, backend: Backend, template: &str, count: usize, tag: u32, first: u64) {
     let (id, sub_id) = (uuid_sql(backend, tag, "x"), uuid_sql(backend, tag + 1, "x"));
+    let seq = "(SELECT number_seq FROM workspaces w WHERE w.id = t.workspace_id) + x";
+    let e164 = format!("'+1' || CAST({first} + x AS TEXT)");
+    let view = format!(
+        "replace(replace(replace(replace(t.view, t.id, {id}), coalesce(t.sub_id, ''), {sub_id}), t.e164, {e164}), \
+         '\"autocallsId\":' || CAST(t.seq AS TEXT) || ',', '\"autocallsId\":' || CAST({seq} AS TEXT) || ',')"
+    );
     let sql = format!(
         "INSERT INTO numbers (seq, id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref) \
+         deactivated_at, deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref, view) \
          WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {count}) \
-         SELECT (SELECT number_seq FROM workspaces w WHERE w.id = t.workspace_id) + x, {id}, workspace_id, \
-         '+1' || CAST({first} + x AS TEXT), kind, number_type, country, capabilities, caps_mask, price_amount, \
+         SELECT {seq}, {id}, workspace_id, {e164}, kind, number_type, country, capabilities, caps_mask, price_amount, \
          price_exponent, price_currency, configurations, nickname, status, \
          CASE WHEN sub_id IS NULL THEN NULL ELSE {sub_id} END, sub_status, sub_anchor, period_index, period_end, \
          subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, deleted_at, created_at, \
-         updated_at, carrier_account, carrier_kind, carrier_ref FROM numbers t, g WHERE t.id = '{template}'"
+         updated_at, carrier_account, carrier_kind, carrier_ref, {view} FROM numbers t, g WHERE t.id = '{template}'"
     );
     let mut tx = db.pool.begin().await.unwrap();
     tx.execute(sql.as_str()).await.unwrap();
@@ -417,6 +424,12 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
         let (status, page) =
             api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers?limit=99&pageToken={}", token(max_seq / 2)), None).await;
         assert_eq!(status, 200);
+        // Seeded views (see `seed`) are what numberd would have stored: each entry of the page
+        // is the number as GET shows it.
+        for shown in serde_json::from_slice::<Value>(&page).unwrap()["results"].as_array().unwrap().iter().step_by(7) {
+            let (_, one) = api(&svc, &key, Method::GET, &format!("/workspaces/{ws}/numbers/{}", shown["id"].as_str().unwrap()), None).await;
+            assert_eq!(*shown, serde_json::from_slice::<Value>(&one).unwrap(), "a seeded view differs from the number GET shows");
+        }
         let bare = bare_handler(page).await;
         let list: MakeRequest = {
             let ws = ws.clone();
@@ -494,7 +507,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                     let mut statements = vec![
                         (select.as_str(), vec![Bind::Text(id.clone()), Bind::Text(ws)]),
                         (
-                            "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1 WHERE id = $2",
+                            "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1, view = NULL WHERE id = $2",
                             vec![Bind::Int(now), Bind::Text(id.clone())],
                         ),
                         (
@@ -529,7 +542,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
         };
         let (raw_ws, _) = workspace(&db, "bench-raw").await;
         let raw_register: MakeOp = {
-            // The event a registration records carries the number as the API shows it.
+            // The event a registration records, and the row's stored view, carry the number as the API shows it.
             let registered = Arc::new(String::from_utf8(d.to_vec()).unwrap());
             let (ws, next, raw) = (raw_ws.clone(), next.clone(), raw.clone());
             Arc::new(move |_| {
@@ -546,9 +559,9 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                         (
                             "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
                              configurations, status, sub_id, sub_status, sub_anchor, period_index, period_end, subscribed_at, \
-                             sub_updated_at, activated_at, created_at, updated_at, seq) \
+                             sub_updated_at, activated_at, created_at, updated_at, seq, view) \
                              VALUES ($1, $2, $3, 'dedicated', 'local', 'US', $4, 3, '{}', 'active', $5, 'active', $6, 0, $7, $6, $6, $6, $6, $6, \
-                             (SELECT number_seq FROM workspaces WHERE id = $2))",
+                             (SELECT number_seq FROM workspaces WHERE id = $2), $8)",
                             vec![
                                 Bind::Text(id.clone()),
                                 Bind::Text(ws),
@@ -557,6 +570,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                                 Bind::Text(time_ordered().to_string()),
                                 Bind::Int(now),
                                 Bind::Int(end),
+                                Bind::Text(registered.as_str().to_owned()),
                             ],
                         ),
                         (

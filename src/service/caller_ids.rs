@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
 use super::numbers::validate_nickname;
-use super::{carrier_unavailable, Actor, Core, Tenant};
+use super::{carrier_unavailable, views, Actor, Core, Tenant};
 use crate::carrier::account::{CallerIdVerification, VerificationStatus};
 use crate::carrier::{within, CarrierError};
 use crate::domain::caller_id::{CallerIdRecord, VerificationState};
@@ -278,7 +278,7 @@ impl Core {
             updated_at: now,
             carrier: Some(CarrierHolding { account: rec.account.clone(), kind: rec.kind, carrier_ref: carrier_ref.clone() }),
         };
-        let number = numbers::insert(&mut tx, &number).await?;
+        let number = numbers::insert(&mut tx, &number, views::stored).await?;
         rec.status = VerificationState::Verified;
         rec.number_id = Some(number.id);
         rec.carrier_ref = Some(carrier_ref);

@@ -28,7 +28,7 @@ impl Core {
     pub async fn live_numbers(&self, tenant: Tenant) -> Result<Vec<NumberRecord>> {
         self.sweep(Some(tenant.id), self.batch).await?;
         let filter = NumberFilter { status: Some(NumberStatus::Active), ..Default::default() };
-        Ok(numbers::list(&self.db, tenant.id, &filter, None, i64::MAX).await?)
+        Ok(numbers::list_whole(&self.db, tenant.id, &filter, None, i64::MAX).await?)
     }
 
     pub async fn count_assistants(&self, tenant: Tenant) -> Result<i64> {

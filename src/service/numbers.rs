@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::{carrier_unavailable, Core, Tenant};
+use super::{carrier_unavailable, views, Core, Tenant};
 use crate::carrier::within;
 use crate::domain::events::EventType;
 use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
@@ -16,7 +16,7 @@ use crate::error::{Code, Error, Result};
 use crate::jobs::{Job, JobKind};
 use crate::store::is_unique_violation;
 use crate::store::jobs;
-use crate::store::numbers;
+use crate::store::numbers::{self, Listed};
 
 pub const NICKNAME_MAX: usize = 50;
 
@@ -32,6 +32,14 @@ pub struct NewNumber {
     pub nickname: Option<String>,
     /// Adopt a number this carrier account already holds.
     pub carrier: Option<String>,
+}
+
+/// A number as a page of them shows it.
+pub enum Shown {
+    /// The JSON its row keeps (see [`views::stored`]).
+    Stored(String),
+    /// A number without one, read whole.
+    Number(Box<NumberWithRelease>),
 }
 
 /// A number with the state of its carrier release, if one was queued.
@@ -106,7 +114,7 @@ pub(crate) async fn insert_live(conn: &mut AnyConnection, d: Draft, now: DateTim
         updated_at: now,
         carrier: d.carrier,
     };
-    let rec = numbers::insert(conn, &rec).await?;
+    let rec = numbers::insert(conn, &rec, views::stored).await?;
     if rec.subscription.is_some() {
         numbers::insert_periods(conn, [(&rec, period(now, 0))], now).await?;
     }
@@ -219,7 +227,26 @@ impl Core {
             .collect())
     }
 
-    pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<NumberRecord>> {
+    /// A page of listed numbers as the API shows them: stored views as they are; the others
+    /// read whole, with their carrier releases, in one query each for the page. One changed
+    /// since it was listed shows its newer state; one deleted since is left out.
+    pub async fn shown(&self, tenant: Tenant, rows: Vec<Listed>) -> Result<Vec<Shown>> {
+        let whole: Vec<NumberId> = rows.iter().filter(|r| r.view.is_none()).map(|r| r.id).collect();
+        let mut whole =
+            if whole.is_empty() { Vec::new() } else { self.with_releases(numbers::read_many(&self.db, tenant.id, &whole).await?).await? };
+        Ok(rows
+            .into_iter()
+            .filter_map(|row| match row.view {
+                Some(view) => Some(Shown::Stored(view)),
+                None => {
+                    let at = whole.iter().position(|n| n.number.id == row.id)?;
+                    Some(Shown::Number(Box::new(whole.swap_remove(at))))
+                }
+            })
+            .collect())
+    }
+
+    pub async fn list_numbers(&self, tenant: Tenant, filter: &NumberFilter, after: Option<i64>, limit: i64) -> Result<Vec<Listed>> {
         // Settle before show, without a write or an extra query in the usual case: settling
         // changes only status and subscription fields, so unless the filter selects on those,
         // the page itself tells whether a number on it fell due. A test clock is read from the
@@ -259,7 +286,7 @@ impl Core {
                 rec.configurations = c;
             }
             rec.updated_at = now;
-            numbers::update(&mut tx, &rec).await?;
+            numbers::update(&mut tx, &rec, views::stored).await?;
             self.record_number_event(&mut tx, EventType::NumberUpdated, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;

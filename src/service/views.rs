@@ -12,7 +12,7 @@ use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, Numb
 use crate::domain::order::{ItemRecord, OrderRecord};
 use crate::domain::record::{AccountKind, BilledPeriod, NumberRecord};
 use crate::jobs::Job;
-use crate::service::numbers::NumberWithRelease;
+use crate::service::numbers::{NumberWithRelease, Shown};
 
 /// Bird's `NumberSubscriptionStatus`.
 #[derive(Serialize, ToSchema)]
@@ -266,6 +266,14 @@ impl NumberView {
     }
 }
 
+/// What a number's row keeps as its view ([`crate::store::numbers::View`]): the JSON the API shows
+/// for it, where that follows from the row alone. A released dedicated number shows its carrier
+/// release (a job's state) and a deleted one is shown nowhere, so neither keeps one.
+pub fn stored(n: &NumberRecord) -> Option<String> {
+    let shows_a_job = n.kind == NumberKind::Dedicated && n.status == NumberStatus::Inactive;
+    (n.deleted_at.is_none() && !shows_a_job).then(|| serde_json::to_string(&NumberView::new(n, None)).expect("views serialise"))
+}
+
 impl From<NumberWithRelease> for NumberView {
     fn from(n: NumberWithRelease) -> Self {
         NumberView::new(&n.number, n.carrier_release.as_ref())
@@ -279,12 +287,40 @@ impl From<&BilledPeriod> for PeriodView {
 }
 
 /// Bird's list envelope; `nextPageToken` is absent on the last page.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NumberList {
-    pub results: Vec<NumberView>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Vec<NumberView>)]
+    pub results: Vec<Shown>,
     pub next_page_token: Option<String>,
+}
+
+impl NumberList {
+    /// The JSON body, stored views copied in as they are. serde emits a string as JSON only
+    /// through `RawValue`, which parses it again, so the envelope is written here.
+    pub fn write(&self) -> Vec<u8> {
+        let size: usize = self.results.iter().map(|r| if let Shown::Stored(v) = r { v.len() + 1 } else { 1024 }).sum();
+        let mut body = Vec::with_capacity(size + 64);
+        body.extend_from_slice(b"{\"results\":[");
+        for (i, shown) in self.results.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            match shown {
+                Shown::Stored(view) => body.extend_from_slice(view.as_bytes()),
+                Shown::Number(n) => {
+                    serde_json::to_writer(&mut body, &NumberView::new(&n.number, n.carrier_release.as_ref())).expect("views serialise")
+                }
+            }
+        }
+        body.push(b']');
+        if let Some(token) = &self.next_page_token {
+            body.extend_from_slice(b",\"nextPageToken\":");
+            serde_json::to_writer(&mut body, token).expect("strings serialise");
+        }
+        body.push(b'}');
+        body
+    }
 }
 
 /// A carrier account, by its name in numberd's configuration.

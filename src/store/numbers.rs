@@ -106,18 +106,24 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain values serialise")
 }
 
+/// What a number's row keeps as its `view`: the JSON the API shows for the record, or `None`
+/// where the columns must be read whole (see the migration that added it). Given by the service
+/// layer, which owns the views.
+pub type View = fn(&NumberRecord) -> Option<String>;
+
 /// Inserts a new number and returns it with its integer id. Fails with a unique violation when
 /// the workspace already holds the same E.164 number live.
-pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<NumberRecord> {
+pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> sqlx::Result<NumberRecord> {
     let sub = n.subscription.as_ref();
     let seq = seq::next(conn, n.workspace_id, Counter::Number).await?;
+    let n = NumberRecord { seq, ..n.clone() };
     sqlx::query(
         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at, seq, carrier_account, carrier_kind, carrier_ref) \
+         deactivated_at, deleted_at, created_at, updated_at, seq, carrier_account, carrier_kind, carrier_ref, view) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
     )
     .bind(n.id.to_string())
     .bind(n.workspace_id.to_string())
@@ -150,9 +156,10 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
     .bind(n.carrier.as_ref().map(|c| c.account.clone()))
     .bind(n.carrier.as_ref().map(|c| c.kind.as_str()))
     .bind(n.carrier.as_ref().map(|c| c.carrier_ref.clone()))
+    .bind(view(&n))
     .execute(&mut *conn)
     .await?;
-    Ok(NumberRecord { seq, ..n.clone() })
+    Ok(n)
 }
 
 /// Where the period-end worker looks for a number: the end of its current period while it has
@@ -165,7 +172,7 @@ fn due_at(n: &NumberRecord) -> Option<i64> {
 }
 
 /// Writes back every mutable field of a number loaded (and locked) in the same transaction.
-pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<()> {
+pub async fn update(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> sqlx::Result<()> {
     let sub = n.subscription.as_ref();
     let row = vec![
         Bind::Text(n.id.to_string()),
@@ -181,6 +188,7 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
         Bind::OptInt(n.deactivated_at.map(to_micros)),
         Bind::OptInt(n.deleted_at.map(to_micros)),
         Bind::Int(to_micros(n.updated_at)),
+        Bind::OptText(view(n)),
     ];
     run_values(conn, UPDATE_HEAD, vec![row], UPDATE_TAIL).await?;
     Ok(())
@@ -190,14 +198,18 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord) -> sqlx::Result<
 pub const UPDATE_HEAD: &str = "UPDATE numbers SET nickname = v.column2, configurations = v.column3, status = v.column4, \
     sub_status = v.column5, period_index = v.column6, period_end = v.column7, sub_updated_at = v.column8, \
     cancelled_at = v.column9, activated_at = v.column10, deactivated_at = v.column11, deleted_at = v.column12, \
-    updated_at = v.column13 FROM (";
+    updated_at = v.column13, view = v.column14 FROM (";
 pub const UPDATE_TAIL: &str = ") AS v WHERE numbers.id = v.column1";
 
 /// Writes back what settling changed on many numbers, in one statement per group of a few
 /// thousand: every settled number's period, and for those released their status. Only those
 /// columns are set: SQLite rewrites a number's entry in every index whose columns (or partial
 /// condition) the SET clause names, changed or not, and a renewal changes none but the due index.
-pub async fn update_settled<'a>(conn: &mut AnyConnection, numbers: impl IntoIterator<Item = &'a NumberRecord>) -> sqlx::Result<()> {
+pub async fn update_settled<'a>(
+    conn: &mut AnyConnection,
+    numbers: impl IntoIterator<Item = &'a NumberRecord>,
+    view: View,
+) -> sqlx::Result<()> {
     let (mut renewed, mut released) = (Vec::new(), Vec::new());
     for n in numbers {
         let sub = n.subscription.as_ref();
@@ -207,6 +219,7 @@ pub async fn update_settled<'a>(conn: &mut AnyConnection, numbers: impl IntoIter
             Bind::OptInt(due_at(n)),
             Bind::OptInt(sub.map(|s| to_micros(s.updated_at))),
             Bind::Int(to_micros(n.updated_at)),
+            Bind::OptText(view(n)),
         ];
         if n.status == NumberStatus::Active {
             renewed.push(row);
@@ -226,10 +239,10 @@ pub async fn update_settled<'a>(conn: &mut AnyConnection, numbers: impl IntoIter
 
 /// The statements [`update_settled`] runs for renewed and for released numbers.
 pub const RENEWED_HEAD: &str = "UPDATE numbers SET period_index = v.column2, period_end = v.column3, \
-    sub_updated_at = v.column4, updated_at = v.column5 FROM (";
+    sub_updated_at = v.column4, updated_at = v.column5, view = v.column6 FROM (";
 pub const RELEASED_HEAD: &str = "UPDATE numbers SET period_index = v.column2, period_end = v.column3, \
-    sub_updated_at = v.column4, updated_at = v.column5, status = v.column6, sub_status = v.column7, \
-    deactivated_at = v.column8 FROM (";
+    sub_updated_at = v.column4, updated_at = v.column5, view = v.column6, status = v.column7, sub_status = v.column8, \
+    deactivated_at = v.column9 FROM (";
 
 /// The statement [`lock_many`] runs for `count` ids. Deleted numbers are left out afterwards, not
 /// in the SQL: offered `deleted_at IS NULL`, PostgreSQL without statistics walked a partial index
@@ -350,10 +363,43 @@ pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) ->
         .transpose()
 }
 
+/// A number as a list reads it: its stored view, or only its id where it has none.
+#[derive(Debug)]
+pub struct Listed {
+    pub seq: i64,
+    pub id: NumberId,
+    /// The stored JSON of the number (see [`View`]).
+    pub view: Option<String>,
+    /// `period_end` while a period end is pending (active or canceling).
+    due_at: Option<i64>,
+}
+
+impl Listed {
+    /// [`NumberRecord::is_due`] from the due column alone.
+    pub fn is_due(&self, now: DateTime<Utc>) -> bool {
+        self.due_at.is_some_and(|end| end <= to_micros(now))
+    }
+}
+
+impl FromCells for Listed {
+    fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
+        Ok(Listed { seq: row.cell("seq")?, id: parsed(row, "id")?, due_at: row.cell("period_end")?, view: row.cell("view")? })
+    }
+}
+
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
-/// inserts, an index range scan whatever the page).
-pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
-    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM numbers"));
+/// inserts, an index range scan whatever the page), as a page shows them.
+pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<Listed>> {
+    db.read_all(&list_sql(db, "seq, id, period_end, view", ws, f, after_seq, limit)).await
+}
+
+/// [`list`], each number read whole.
+pub async fn list_whole(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
+    db.read_all(&list_sql(db, COLUMNS, ws, f, after_seq, limit)).await
+}
+
+fn list_sql(db: &Db, columns: &str, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> Sql {
+    let mut sql = Sql::new(format!("SELECT {columns} FROM numbers"));
     sql.push(" WHERE workspace_id = ? AND deleted_at IS NULL", [Bind::Text(ws.to_string())]);
     let text = |v: &str| [Bind::Text(v.to_owned())];
     if let Some(s) = f.status {
@@ -385,7 +431,21 @@ pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<
         sql.push(" AND sub_status = ?", text(s.as_str()));
     }
     Page::After { seq: after_seq, limit }.apply(&mut sql);
-    db.read_all(&sql).await
+    sql
+}
+
+/// The workspace's numbers among `ids` that have not been deleted, read whole (for those a list
+/// found without a stored view).
+pub async fn read_many(db: &Db, ws: WorkspaceId, ids: &[NumberId]) -> sqlx::Result<Vec<NumberRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Found by the unique key, whatever the statistics say (see `IN_WORKSPACE`, `lock_many_sql`).
+    let mut sql = Sql::new(format!("SELECT {COLUMNS} FROM numbers WHERE {IN_WORKSPACE} = "));
+    sql.push("? AND id", [Bind::Text(ws.to_string())]);
+    in_list(&mut sql, ids);
+    let numbers: Vec<NumberRecord> = db.read_all(&sql).await?;
+    Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
 }
 
 /// The smallest string greater than every string that starts with `prefix` (ASCII).

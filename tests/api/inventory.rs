@@ -18,6 +18,7 @@ both_backends!(
     patch_changes_only_nickname_and_configurations,
     malformed_requests_are_coded_4xx_never_500,
     every_returned_number_is_a_bird_number,
+    a_list_shows_each_number_as_get_does_through_its_changes,
 );
 
 async fn registers_and_normalises_to_e164(b: Backend) {
@@ -356,4 +357,73 @@ async fn concurrent_reads_each_get_their_own_number(b: Backend) {
             }
         }
     }
+}
+
+/// Every number on a page of `ws` is exactly what GET shows for it; returns the page.
+async fn list_matches_get(ws: &Ws, step: &str) -> Vec<Value> {
+    let (status, page) = ws.get("./numbers?limit=99").await;
+    assert_eq!(status, StatusCode::OK, "{step}: {page}");
+    let results = page["results"].as_array().unwrap().clone();
+    for listed in &results {
+        let (status, one) = ws.get(&format!("./numbers/{}", listed["id"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::OK, "{step}");
+        assert_eq!(*listed, one, "{step}: the list shows {} otherwise than GET", listed["number"]);
+    }
+    results
+}
+
+/// A page copies each number's stored view (issue #10), so every change must rewrite it: after
+/// each change, and for a row written before views were stored, a list shows what GET shows.
+async fn a_list_shows_each_number_as_get_does_through_its_changes(b: Backend) {
+    let app = TestApp::spawn(b).await;
+    let ws = app.workspace(true).await;
+    let price = json!({ "amount": 115, "exponent": -2, "currencyCode": "USD" });
+    let kept = ws.register(json!({ "number": "+14155550100", "kind": "dedicated", "monthlyRecurringPrice": price, "nickname": "a" })).await;
+    let leaving = ws.register(json!({ "number": "+14155550101", "kind": "dedicated" })).await;
+    let sip = ws.register(json!({ "number": "+14155550102", "kind": "sip" })).await;
+    ws.register(json!({ "number": "+14155550103", "kind": "callerId" })).await;
+    let path = |n: &Value| format!("./numbers/{}", n["id"].as_str().unwrap());
+    assert_eq!(list_matches_get(&ws, "registered").await.len(), 4);
+
+    let (status, _) = ws
+        .patch(
+            &path(&kept),
+            json!({ "nickname": "b", "configurations": { "voice": { "inbound": { "connectorId": uuid::Uuid::new_v4() } } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = ws.post(&format!("{}/cancel-subscription", path(&leaving)), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = ws.delete(&path(&sip)).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = list_matches_get(&ws, "edited, canceling, SIP released").await;
+    assert_eq!(page.len(), 3, "the released SIP number is gone");
+    assert_eq!(page[0]["nickname"], "b");
+    assert_eq!(page[1]["subscription"]["status"], "canceling");
+
+    // A period end: one number renews, the canceling one leaves and shows its carrier release.
+    let end: chrono::DateTime<chrono::Utc> = kept["currentPeriod"]["endAt"].as_str().unwrap().parse().unwrap();
+    let (status, _) = ws.advance(&(end + chrono::Duration::days(1)).to_rfc3339()).await;
+    assert_eq!(status, StatusCode::OK);
+    let page = list_matches_get(&ws, "after the period end").await;
+    assert_eq!(page[0]["currentPeriod"]["index"], 1);
+    assert_eq!(page[1]["status"], "inactive");
+    assert!(page[1]["carrierRelease"].is_object(), "{}", page[1]);
+
+    // Rows written before views were stored are read whole, and keep one from their next change.
+    let db = &app.running.core.db;
+    sqlx::query("UPDATE numbers SET view = NULL").execute(&db.pool).await.unwrap();
+    list_matches_get(&ws, "without stored views").await;
+    let (status, _) = ws.patch(&path(&kept), json!({ "nickname": "c" })).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list_matches_get(&ws, "edited again").await[0]["nickname"], "c");
+    let stored: Option<String> =
+        sqlx::query_scalar("SELECT view FROM numbers WHERE id = $1").bind(kept["id"].as_str().unwrap()).fetch_one(&db.pool).await.unwrap();
+    assert!(stored.is_some(), "a change stores the number's view again");
+
+    // A workspace on real time: the period end falls due between two lists, unsettled until read.
+    let live = app.workspace(false).await;
+    live.register(json!({ "number": "+14155550104", "kind": "dedicated" })).await;
+    app.clock.shift(chrono::Duration::days(32));
+    assert_eq!(list_matches_get(&live, "a period end fell due").await[0]["currentPeriod"]["index"], 1);
 }

@@ -188,7 +188,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         .map(|id| {
             format!(
                 "('{id}', NULL::text, '{{}}', 'active', 'active', 1::bigint, {at}::bigint, {at}::bigint, NULL::bigint, \
-                 {at}::bigint, NULL::bigint, NULL::bigint, {at}::bigint)"
+                 {at}::bigint, NULL::bigint, NULL::bigint, {at}::bigint, NULL::text)"
             )
         })
         .collect();
@@ -197,7 +197,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     // What the sweep writes back: renewals, and releases with their status.
     let settled = |extra: &str| -> String {
         let tuples: Vec<String> =
-            batch.iter().map(|id| format!("('{id}', 1::bigint, {at}::bigint, {at}::bigint, {at}::bigint{extra})")).collect();
+            batch.iter().map(|id| format!("('{id}', 1::bigint, {at}::bigint, {at}::bigint, {at}::bigint, NULL::text{extra})")).collect();
         tuples.join(", ")
     };
     let renewed = format!("{} VALUES {}{}", numbers::RENEWED_HEAD, settled(""), numbers::UPDATE_TAIL);

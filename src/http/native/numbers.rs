@@ -141,7 +141,7 @@ async fn list_numbers(
     axum::extract::State(state): axum::extract::State<AppState>,
     Workspace(tenant): Workspace,
     ApiQuery(q): ApiQuery<ListNumbersQuery>,
-) -> Result<Json<NumberList>> {
+) -> Result<NumberList> {
     let (after, limit) = PageParams { limit: q.limit, page_token: q.page_token.clone() }.parse()?;
     let number_prefix = match &q.number_prefix {
         Some(p) => Some(normalise_prefix(p).ok_or_else(|| {
@@ -161,8 +161,7 @@ async fn list_numbers(
     };
     let rows = state.core.list_numbers(tenant, &filter, after, limit + 1).await?;
     let (rows, next_page_token) = page(rows, limit, |r| r.seq);
-    let results = state.core.with_releases(rows).await?.into_iter().map(NumberView::from).collect();
-    Ok(Json(NumberList { results, next_page_token }))
+    Ok(NumberList { results: state.core.shown(tenant, rows).await?, next_page_token })
 }
 
 /// Get one number.
