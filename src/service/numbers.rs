@@ -231,9 +231,12 @@ impl Core {
     /// read whole, with their carrier releases, in one query each for the page. One changed
     /// since it was listed shows its newer state; one deleted since is left out.
     pub async fn shown(&self, tenant: Tenant, rows: Vec<Listed>) -> Result<Vec<Shown>> {
-        let whole: Vec<NumberId> = rows.iter().filter(|r| r.view.is_none()).map(|r| r.id).collect();
-        let mut whole =
-            if whole.is_empty() { Vec::new() } else { self.with_releases(numbers::read_many(&self.db, tenant.id, &whole).await?).await? };
+        let unstored: Vec<NumberId> = rows.iter().filter(|r| r.view.is_none()).map(|r| r.id).collect();
+        let mut whole = if unstored.is_empty() {
+            Vec::new()
+        } else {
+            self.with_releases(numbers::read_many(&self.db, tenant.id, &unstored).await?).await?
+        };
         Ok(rows
             .into_iter()
             .filter_map(|row| match row.view {

@@ -114,9 +114,9 @@ pub type View = fn(&NumberRecord) -> Option<String>;
 /// Inserts a new number and returns it with its integer id. Fails with a unique violation when
 /// the workspace already holds the same E.164 number live.
 pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> sqlx::Result<NumberRecord> {
-    let sub = n.subscription.as_ref();
     let seq = seq::next(conn, n.workspace_id, Counter::Number).await?;
     let n = NumberRecord { seq, ..n.clone() };
+    let sub = n.subscription.as_ref();
     sqlx::query(
         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
