@@ -226,30 +226,35 @@ fn uuid_sql(backend: Backend, tag: u32, x: &str) -> String {
 
 /// Copies the number `template` `count` times into its workspace: fresh ids, integer ids after
 /// the workspace's counter, E.164 numbers `+1` followed by `first + x`, and the stored view
-/// numberd would write for each (the template's, with those replaced; the list part checks it
+/// numberd would keep for each (the template's, with those replaced; the list part checks it
 /// against what GET renders).
 async fn seed(db: &Db, backend: Backend, template: &str, count: usize, tag: u32, first: u64) {
     let (id, sub_id) = (uuid_sql(backend, tag, "x"), uuid_sql(backend, tag + 1, "x"));
     let seq = "(SELECT number_seq FROM workspaces w WHERE w.id = t.workspace_id) + x";
     let e164 = format!("'+1' || CAST({first} + x AS TEXT)");
+    let rows = format!("WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {count})");
     let view = format!(
-        "replace(replace(replace(replace(t.view, t.id, {id}), coalesce(t.sub_id, ''), {sub_id}), t.e164, {e164}), \
+        "replace(replace(replace(replace(v.template, t.id, {id}), coalesce(t.sub_id, ''), {sub_id}), t.e164, {e164}), \
          '\"autocallsId\":' || CAST(t.seq AS TEXT) || ',', '\"autocallsId\":' || CAST({seq} AS TEXT) || ',')"
     );
-    let sql = format!(
+    let numbers = format!(
         "INSERT INTO numbers (seq, id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref, view) \
-         WITH RECURSIVE g(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM g WHERE x < {count}) \
+         deactivated_at, deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref) {rows} \
          SELECT {seq}, {id}, workspace_id, {e164}, kind, number_type, country, capabilities, caps_mask, price_amount, \
          price_exponent, price_currency, configurations, nickname, status, \
          CASE WHEN sub_id IS NULL THEN NULL ELSE {sub_id} END, sub_status, sub_anchor, period_index, period_end, \
          subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, deleted_at, created_at, \
-         updated_at, carrier_account, carrier_kind, carrier_ref, {view} FROM numbers t, g WHERE t.id = '{template}'"
+         updated_at, carrier_account, carrier_kind, carrier_ref FROM numbers t, g WHERE t.id = '{template}'"
+    );
+    let views = format!(
+        "INSERT INTO number_views (number_id, template) {rows} \
+         SELECT {id}, {view} FROM numbers t JOIN number_views v ON v.number_id = t.id, g WHERE t.id = '{template}'"
     );
     let mut tx = db.pool.begin().await.unwrap();
-    tx.execute(sql.as_str()).await.unwrap();
+    tx.execute(numbers.as_str()).await.unwrap();
+    tx.execute(views.as_str()).await.unwrap();
     tx.execute(
         format!(
             "UPDATE workspaces SET number_seq = number_seq + {count} WHERE id = (SELECT workspace_id FROM numbers WHERE id = '{template}')"
@@ -507,9 +512,10 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                     let mut statements = vec![
                         (select.as_str(), vec![Bind::Text(id.clone()), Bind::Text(ws)]),
                         (
-                            "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1, view = NULL WHERE id = $2",
+                            "UPDATE numbers SET status = 'inactive', deactivated_at = $1, deleted_at = $1, updated_at = $1 WHERE id = $2",
                             vec![Bind::Int(now), Bind::Text(id.clone())],
                         ),
+                        ("DELETE FROM number_views WHERE number_id = $1", vec![Bind::Text(id.clone())]),
                         (
                             "UPDATE assistants SET number_id = NULL, updated_at = $1 WHERE number_id = $2",
                             vec![Bind::Int(now), Bind::Text(id.clone())],
@@ -559,9 +565,9 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                         (
                             "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
                              configurations, status, sub_id, sub_status, sub_anchor, period_index, period_end, subscribed_at, \
-                             sub_updated_at, activated_at, created_at, updated_at, seq, view) \
+                             sub_updated_at, activated_at, created_at, updated_at, seq) \
                              VALUES ($1, $2, $3, 'dedicated', 'local', 'US', $4, 3, '{}', 'active', $5, 'active', $6, 0, $7, $6, $6, $6, $6, $6, \
-                             (SELECT number_seq FROM workspaces WHERE id = $2), $8)",
+                             (SELECT number_seq FROM workspaces WHERE id = $2))",
                             vec![
                                 Bind::Text(id.clone()),
                                 Bind::Text(ws),
@@ -570,8 +576,11 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
                                 Bind::Text(time_ordered().to_string()),
                                 Bind::Int(now),
                                 Bind::Int(end),
-                                Bind::Text(registered.as_str().to_owned()),
                             ],
+                        ),
+                        (
+                            "INSERT INTO number_views (number_id, template) VALUES ($1, $2)",
+                            vec![Bind::Text(id.clone()), Bind::Text(registered.as_str().to_owned())],
                         ),
                         (
                             "INSERT INTO billing_periods (number_id, period_index, start_at, end_at, recorded_at) VALUES ($1, 0, $2, $3, $2)",

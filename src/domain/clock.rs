@@ -52,6 +52,19 @@ pub mod json {
         }
     }
 
+    /// Appends `t` as a JSON string, as [`ts`] writes it.
+    pub fn push(t: &DateTime<Utc>, out: &mut Vec<u8>) {
+        let mut buf = [0u8; 30];
+        match write(t, &mut buf) {
+            Some(len) => {
+                out.push(b'"');
+                out.extend_from_slice(&buf[..len]);
+                out.push(b'"');
+            }
+            None => serde_json::to_writer(out, t).expect("timestamps serialise"),
+        }
+    }
+
     /// Writes `t` into `buf`, returning its length; `None` (chrono's own path) for years outside
     /// 0–9999 and leap seconds, which need signs, more digits or a 60th second.
     fn write(t: &DateTime<Utc>, buf: &mut [u8; 30]) -> Option<usize> {

@@ -278,7 +278,7 @@ impl Core {
             updated_at: now,
             carrier: Some(CarrierHolding { account: rec.account.clone(), kind: rec.kind, carrier_ref: carrier_ref.clone() }),
         };
-        let number = numbers::insert(&mut tx, &number, views::stored).await?;
+        let number = numbers::insert(&mut tx, &number, views::template).await?;
         rec.status = VerificationState::Verified;
         rec.number_id = Some(number.id);
         rec.carrier_ref = Some(carrier_ref);

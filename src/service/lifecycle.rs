@@ -102,7 +102,7 @@ impl Core {
                 events.push(number_event(EventType::NumberReleased, EventActor::worker(), rec, job, at)?);
             }
         }
-        numbers::update_settled(conn, changed.iter().map(|&i| &recs[i]), views::stored).await?;
+        numbers::update_settled(conn, changed.iter().map(|&i| &recs[i])).await?;
         self.record_events(conn, events).await?;
         Ok(changed.len())
     }
@@ -127,7 +127,7 @@ impl Core {
         }
         if change == Ok(Change::Apply) {
             schedule_cancel(&mut rec, now);
-            numbers::update(&mut tx, &rec, views::stored).await?;
+            numbers::update(&mut tx, &rec, views::template).await?;
             self.record_number_event(&mut tx, EventType::SubscriptionCanceled, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;
@@ -156,7 +156,7 @@ impl Core {
                 sub.cancelled_at = None;
                 sub.updated_at = now;
                 rec.updated_at = now;
-                numbers::update(&mut tx, &rec, views::stored).await?;
+                numbers::update(&mut tx, &rec, views::template).await?;
                 self.record_number_event(&mut tx, EventType::SubscriptionResumed, tenant.actor.into(), &rec, now).await?;
             }
             Ok(Change::Unchanged) => {}
@@ -181,7 +181,7 @@ impl Core {
         match decision {
             Release::ScheduleAtPeriodEnd => {
                 schedule_cancel(&mut rec, now);
-                numbers::update(&mut tx, &rec, views::stored).await?;
+                numbers::update(&mut tx, &rec, views::template).await?;
                 self.record_number_event(&mut tx, EventType::NumberReleaseScheduled, tenant.actor.into(), &rec, now).await?;
                 tx.commit().await?;
                 Ok(Released::Scheduled(Box::new(rec)))
@@ -346,7 +346,7 @@ async fn delete_now(conn: &mut AnyConnection, rec: &mut NumberRecord, now: DateT
     rec.deactivated_at = Some(now);
     rec.deleted_at = Some(now);
     rec.updated_at = now;
-    numbers::update(conn, rec, views::stored).await?;
+    numbers::update(conn, rec, views::template).await?;
     resources::detach_numbers(conn, &[rec.id], now).await?;
     Ok(())
 }

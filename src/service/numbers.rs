@@ -11,7 +11,7 @@ use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType};
 use crate::domain::period::period;
 use crate::domain::phone::E164;
-use crate::domain::record::{BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::record::{BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, RenewalFields, SubscriptionRecord};
 use crate::error::{Code, Error, Result};
 use crate::jobs::{Job, JobKind};
 use crate::store::is_unique_violation;
@@ -36,8 +36,8 @@ pub struct NewNumber {
 
 /// A number as a page of them shows it.
 pub enum Shown {
-    /// The JSON its row keeps (see [`views::stored`]).
-    Stored(String),
+    /// Its stored view (see [`views::template`]) and what fills it.
+    Stored(String, RenewalFields),
     /// A number without one, read whole.
     Number(Box<NumberWithRelease>),
 }
@@ -114,7 +114,7 @@ pub(crate) async fn insert_live(conn: &mut AnyConnection, d: Draft, now: DateTim
         updated_at: now,
         carrier: d.carrier,
     };
-    let rec = numbers::insert(conn, &rec, views::stored).await?;
+    let rec = numbers::insert(conn, &rec, views::template).await?;
     if rec.subscription.is_some() {
         numbers::insert_periods(conn, [(&rec, period(now, 0))], now).await?;
     }
@@ -227,11 +227,11 @@ impl Core {
             .collect())
     }
 
-    /// A page of listed numbers as the API shows them: stored views as they are; the others
+    /// A page of listed numbers as the API shows them: stored views filled from their rows; the others
     /// read whole, with their carrier releases, in one query each for the page. One changed
     /// since it was listed shows its newer state; one deleted since is left out.
     pub async fn shown(&self, tenant: Tenant, rows: Vec<Listed>) -> Result<Vec<Shown>> {
-        let unstored: Vec<NumberId> = rows.iter().filter(|r| r.view.is_none()).map(|r| r.id).collect();
+        let unstored: Vec<NumberId> = rows.iter().filter(|r| r.template.is_none()).map(|r| r.id).collect();
         let mut whole = if unstored.is_empty() {
             Vec::new()
         } else {
@@ -239,8 +239,8 @@ impl Core {
         };
         Ok(rows
             .into_iter()
-            .filter_map(|row| match row.view {
-                Some(view) => Some(Shown::Stored(view)),
+            .filter_map(|row| match row.template {
+                Some(template) => Some(Shown::Stored(template, row.renewal)),
                 None => {
                     let at = whole.iter().position(|n| n.number.id == row.id)?;
                     Some(Shown::Number(Box::new(whole.swap_remove(at))))
@@ -289,7 +289,7 @@ impl Core {
                 rec.configurations = c;
             }
             rec.updated_at = now;
-            numbers::update(&mut tx, &rec, views::stored).await?;
+            numbers::update(&mut tx, &rec, views::template).await?;
             self.record_number_event(&mut tx, EventType::NumberUpdated, tenant.actor.into(), &rec, now).await?;
         }
         tx.commit().await?;

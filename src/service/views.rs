@@ -10,7 +10,7 @@ use crate::domain::clock::json;
 use crate::domain::money::Money;
 use crate::domain::number::{Capabilities, NumberConfigurations, NumberKind, NumberStatus, NumberType, SubscriptionStatus};
 use crate::domain::order::{ItemRecord, OrderRecord};
-use crate::domain::record::{AccountKind, BilledPeriod, NumberRecord};
+use crate::domain::record::{AccountKind, BilledPeriod, NumberRecord, RenewalFields};
 use crate::jobs::Job;
 use crate::service::numbers::{NumberWithRelease, Shown};
 
@@ -266,12 +266,107 @@ impl NumberView {
     }
 }
 
-/// What a number's row keeps as its view ([`crate::store::numbers::View`]): the JSON the API shows
-/// for it, where that follows from the row alone. A released dedicated number shows its carrier
-/// release (a job's state) and a deleted one is shown nowhere, so neither keeps one.
-pub fn stored(n: &NumberRecord) -> Option<String> {
+/// The holes of a stored view (see [`template`]), each a byte serde_json never writes
+/// unescaped: it escapes every control character inside strings and writes none outside them.
+mod hole {
+    pub const UPDATED: u8 = 1;
+    pub const SUB_UPDATED: u8 = 2;
+    pub const START: u8 = 3;
+    pub const END: u8 = 4;
+    pub const INDEX: u8 = 5;
+    /// Every hole is below this byte.
+    pub const END_OF_HOLES: u8 = 6;
+}
+
+/// Stand-ins rendered where a template gets a hole, then cut out: a timestamp per hole (1 to 4
+/// microseconds after the epoch) and a period index no number reaches.
+fn stand_in(h: u8) -> chrono::DateTime<Utc> {
+    crate::domain::clock::from_micros(i64::from(h))
+}
+const INDEX_STAND_IN: i64 = i64::MIN + 5;
+
+/// What a number's stored view is ([`crate::store::numbers::View`]): the JSON the API shows for
+/// it with holes where a renewal changes it ([`RenewalFields`]), so a renewal, which changes
+/// nothing else, leaves it as it is, and [`fill`] completes it from the row. `None` where no
+/// template is right: a released dedicated number shows its carrier release (a job's state), a
+/// deleted one is shown nowhere, and one whose own text (a nickname, say) reads like a stand-in
+/// would get a hole too many.
+pub fn template(n: &NumberRecord) -> Option<String> {
     let shows_a_job = n.kind == NumberKind::Dedicated && n.status == NumberStatus::Inactive;
-    (n.deleted_at.is_none() && !shows_a_job).then(|| serde_json::to_string(&NumberView::new(n, None)).expect("views serialise"))
+    if n.deleted_at.is_some() || shows_a_job {
+        return None;
+    }
+    let mut v = NumberView::new(n, None);
+    let mut holes = 0;
+    let mut punch = |slot: &mut DateTime<Utc>, h: u8| {
+        *slot = stand_in(h);
+        holes += 1;
+    };
+    if let Some(at) = v.updated_at.as_mut() {
+        punch(at, hole::UPDATED);
+    }
+    if let Some(e) = v.endpoint.as_mut() {
+        punch(&mut e.updated_at, hole::UPDATED);
+    }
+    if let Some(at) = v.subscription.updated_at.as_mut() {
+        punch(at, hole::SUB_UPDATED);
+    }
+    if let Some(e) = v.endpoint_subscription.as_mut() {
+        punch(&mut e.updated_at, hole::SUB_UPDATED);
+        punch(&mut e.start_at, hole::START);
+        punch(&mut e.end_at, hole::END);
+    }
+    if let Some(p) = v.current_period.as_mut() {
+        punch(&mut p.start_at, hole::START);
+        punch(&mut p.end_at, hole::END);
+        p.index = INDEX_STAND_IN;
+        holes += 1;
+    }
+    let mut text = serde_json::to_string(&v).expect("views serialise");
+    let mut cut = 0;
+    let index = format!("\"index\":{INDEX_STAND_IN}");
+    let mut tokens = vec![(index, format!("\"index\":{}", char::from(hole::INDEX)))];
+    for h in [hole::UPDATED, hole::SUB_UPDATED, hole::START, hole::END] {
+        tokens.push((serde_json::to_string(&Stamp(stand_in(h))).expect("timestamps serialise"), char::from(h).to_string()));
+    }
+    for (token, with) in tokens {
+        cut += text.matches(&token).count();
+        text = text.replace(&token, &with);
+    }
+    (cut == holes).then_some(text)
+}
+
+#[derive(Serialize)]
+struct Stamp(#[serde(serialize_with = "json::ts")] DateTime<Utc>);
+
+/// Appends a stored view, its holes filled from the number's row.
+pub fn fill(template: &str, f: &RenewalFields, out: &mut Vec<u8>) {
+    let bytes = template.as_bytes();
+    let mut from = 0;
+    for (at, &b) in bytes.iter().enumerate() {
+        if b >= hole::END_OF_HOLES {
+            continue;
+        }
+        out.extend_from_slice(&bytes[from..at]);
+        from = at + 1;
+        let stamp = match b {
+            hole::UPDATED => Some(f.updated_at),
+            hole::SUB_UPDATED => f.sub_updated_at,
+            hole::START => f.period.map(|p| p.start),
+            hole::END => f.period.map(|p| p.end),
+            _ => {
+                // A template gets an index hole only where the row has a period.
+                let index = f.period.map_or(0, |p| p.index);
+                out.extend_from_slice(index.to_string().as_bytes());
+                continue;
+            }
+        };
+        match stamp {
+            Some(t) => json::push(&t, out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.extend_from_slice(&bytes[from..]);
 }
 
 impl From<NumberWithRelease> for NumberView {
@@ -296,10 +391,10 @@ pub struct NumberList {
 }
 
 impl NumberList {
-    /// The JSON body, stored views copied in as they are. serde emits a string as JSON only
+    /// The JSON body, stored views copied in and filled. serde emits a string as JSON only
     /// through `RawValue`, which parses it again, so the envelope is written here.
     pub fn write(&self) -> Vec<u8> {
-        let size: usize = self.results.iter().map(|r| if let Shown::Stored(v) = r { v.len() + 1 } else { 1024 }).sum();
+        let size: usize = self.results.iter().map(|r| if let Shown::Stored(t, _) = r { t.len() + 120 } else { 1500 }).sum();
         let mut body = Vec::with_capacity(size + 64);
         body.extend_from_slice(b"{\"results\":[");
         for (i, shown) in self.results.iter().enumerate() {
@@ -307,7 +402,7 @@ impl NumberList {
                 body.push(b',');
             }
             match shown {
-                Shown::Stored(view) => body.extend_from_slice(view.as_bytes()),
+                Shown::Stored(template, fields) => fill(template, fields, &mut body),
                 Shown::Number(n) => {
                     serde_json::to_writer(&mut body, &NumberView::new(&n.number, n.carrier_release.as_ref())).expect("views serialise")
                 }
@@ -390,5 +485,112 @@ impl From<&OrderRecord> for OrderView {
             updated_at: o.updated_at,
             numbers: o.items.iter().map(item_view).collect(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, TimeZone};
+
+    use super::*;
+    use crate::domain::ids::{NumberId, SubscriptionId, WorkspaceId};
+    use crate::domain::record::{CarrierHolding, SubscriptionRecord};
+
+    fn number(kind: NumberKind, anchor: DateTime<Utc>, nickname: Option<&str>) -> NumberRecord {
+        let subscription = (kind == NumberKind::Dedicated).then(|| SubscriptionRecord {
+            id: SubscriptionId::new(),
+            status: SubscriptionStatus::Active,
+            anchor,
+            period_index: 0,
+            subscribed_at: anchor,
+            updated_at: anchor,
+            cancelled_at: None,
+        });
+        NumberRecord {
+            seq: 7,
+            id: NumberId::new(),
+            workspace_id: WorkspaceId::new(),
+            e164: "+14155550100".into(),
+            kind,
+            number_type: NumberType::Local,
+            country: "US".into(),
+            capabilities: serde_json::from_value(serde_json::json!({
+                "sms": { "inbound": true, "outbound": true }, "voice": { "inbound": true, "outbound": false },
+                "mms": { "inbound": false, "outbound": false }, "fax": { "inbound": false, "outbound": false } }))
+            .unwrap(),
+            price: None,
+            configurations: Default::default(),
+            nickname: nickname.map(str::to_owned),
+            status: NumberStatus::Active,
+            subscription,
+            activated_at: Some(anchor),
+            deactivated_at: None,
+            deleted_at: None,
+            created_at: anchor,
+            updated_at: anchor,
+            carrier: (kind == NumberKind::Dedicated).then(|| CarrierHolding {
+                account: "main".into(),
+                kind: AccountKind::Twilio,
+                carrier_ref: "PN1".into(),
+            }),
+        }
+    }
+
+    fn filled(template: &str, n: &NumberRecord) -> serde_json::Value {
+        let mut out = Vec::new();
+        fill(template, &n.renewal_fields(), &mut out);
+        serde_json::from_slice(&out).expect("a filled view is JSON")
+    }
+
+    fn shown(n: &NumberRecord) -> serde_json::Value {
+        serde_json::to_value(NumberView::new(n, None)).unwrap()
+    }
+
+    /// A renewal leaves a number's stored view as it was; filled from the row, it shows the number
+    /// exactly as rendered whole, through a year of renewals from a month's last day, at whatever
+    /// instants they ran.
+    #[test]
+    fn a_template_filled_after_renewals_shows_the_renewed_number() {
+        let anchor = Utc.with_ymd_and_hms(2025, 1, 31, 23, 59, 59).unwrap() + Duration::microseconds(123_456);
+        for kind in [NumberKind::Dedicated, NumberKind::Sip, NumberKind::CallerId] {
+            let mut n = number(kind, anchor, Some("desk"));
+            let template = template(&n).expect("a live number keeps a view");
+            assert_eq!(filled(&template, &n), shown(&n), "{kind:?} as registered");
+            for renewal in 1..=13 {
+                let at = anchor + Duration::days(31 * renewal) + Duration::milliseconds(renewal * 7);
+                if let Some(sub) = n.subscription.as_mut() {
+                    (sub.period_index, sub.updated_at) = (renewal, at);
+                }
+                n.updated_at = at;
+                assert_eq!(filled(&template, &n), shown(&n), "{kind:?} after renewal {renewal}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_canceling_number_keeps_a_view_and_a_released_or_deleted_one_none() {
+        let anchor = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+        let mut n = number(NumberKind::Dedicated, anchor, None);
+        let sub = n.subscription.as_mut().unwrap();
+        (sub.status, sub.cancelled_at) = (SubscriptionStatus::Canceling, Some(anchor + Duration::days(3)));
+        let template = template(&n).expect("a canceling number keeps a view");
+        assert_eq!(filled(&template, &n), shown(&n));
+        n.status = NumberStatus::Inactive;
+        assert_eq!(super::template(&n), None, "a released dedicated number shows its carrier release");
+        let mut sip = number(NumberKind::Sip, anchor, None);
+        sip.deleted_at = Some(anchor);
+        assert_eq!(super::template(&sip), None);
+    }
+
+    /// Text of the number's own that reads like a stand-in would be cut into a hole: such a number
+    /// keeps no view and is read whole instead.
+    #[test]
+    fn text_that_reads_like_a_stand_in_keeps_no_view() {
+        let anchor = Utc.with_ymd_and_hms(2025, 3, 1, 0, 0, 0).unwrap();
+        for nickname in ["1970-01-01T00:00:00.000001Z", "1970-01-01T00:00:00.000004Z"] {
+            assert_eq!(template(&number(NumberKind::Sip, anchor, Some(nickname))), None, "{nickname}");
+        }
+        let near = number(NumberKind::Sip, anchor, Some("1970-01-01T00:00:00.000001Z "));
+        assert_eq!(filled(&template(&near).expect("not a stand-in"), &near), shown(&near));
     }
 }

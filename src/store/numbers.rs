@@ -10,8 +10,8 @@ use crate::domain::clock::{from_micros, to_micros};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::money::{Currency, Money};
 use crate::domain::number::{NumberKind, NumberStatus, NumberType, SubscriptionStatus};
-use crate::domain::period::Period;
-use crate::domain::record::{AccountKind, BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, SubscriptionRecord};
+use crate::domain::period::{period, Period};
+use crate::domain::record::{AccountKind, BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, RenewalFields, SubscriptionRecord};
 use crate::domain::resources::Page;
 
 pub(crate) const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
@@ -106,10 +106,25 @@ fn to_json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).expect("domain values serialise")
 }
 
-/// What a number's row keeps as its `view`: the JSON the API shows for the record, or `None`
-/// where the columns must be read whole (see the migration that added it). Given by the service
-/// layer, which owns the views.
+/// A number's stored view, kept in `number_views`: the JSON the API shows for the record with
+/// holes where a renewal changes it, or `None` where the columns must be read whole (see the
+/// migration that added the table). Given by the service layer, which owns the views.
 pub type View = fn(&NumberRecord) -> Option<String>;
+
+/// Keeps `template` as the number's stored view, or drops the one it had.
+async fn store_view(conn: &mut AnyConnection, id: NumberId, template: Option<String>) -> sqlx::Result<()> {
+    let query = match template {
+        Some(t) => sqlx::query(
+            "INSERT INTO number_views (number_id, template) VALUES ($1, $2) \
+             ON CONFLICT (number_id) DO UPDATE SET template = excluded.template",
+        )
+        .bind(id.to_string())
+        .bind(t),
+        None => sqlx::query("DELETE FROM number_views WHERE number_id = $1").bind(id.to_string()),
+    };
+    query.execute(&mut *conn).await?;
+    Ok(())
+}
 
 /// Inserts a new number and returns it with its integer id. Fails with a unique violation when
 /// the workspace already holds the same E.164 number live.
@@ -121,9 +136,9 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> s
         "INSERT INTO numbers (id, workspace_id, e164, kind, number_type, country, capabilities, caps_mask, \
          price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
          sub_anchor, period_index, period_end, subscribed_at, sub_updated_at, cancelled_at, activated_at, \
-         deactivated_at, deleted_at, created_at, updated_at, seq, carrier_account, carrier_kind, carrier_ref, view) \
+         deactivated_at, deleted_at, created_at, updated_at, seq, carrier_account, carrier_kind, carrier_ref) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)",
+         $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)",
     )
     .bind(n.id.to_string())
     .bind(n.workspace_id.to_string())
@@ -156,9 +171,11 @@ pub async fn insert(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> s
     .bind(n.carrier.as_ref().map(|c| c.account.clone()))
     .bind(n.carrier.as_ref().map(|c| c.kind.as_str()))
     .bind(n.carrier.as_ref().map(|c| c.carrier_ref.clone()))
-    .bind(view(&n))
     .execute(&mut *conn)
     .await?;
+    if let Some(template) = view(&n) {
+        store_view(conn, n.id, Some(template)).await?;
+    }
     Ok(n)
 }
 
@@ -188,28 +205,25 @@ pub async fn update(conn: &mut AnyConnection, n: &NumberRecord, view: View) -> s
         Bind::OptInt(n.deactivated_at.map(to_micros)),
         Bind::OptInt(n.deleted_at.map(to_micros)),
         Bind::Int(to_micros(n.updated_at)),
-        Bind::OptText(view(n)),
     ];
     run_values(conn, UPDATE_HEAD, vec![row], UPDATE_TAIL).await?;
-    Ok(())
+    store_view(conn, n.id, view(n)).await
 }
 
 /// The statement [`update`] runs, around its `VALUES` tuple.
 pub const UPDATE_HEAD: &str = "UPDATE numbers SET nickname = v.column2, configurations = v.column3, status = v.column4, \
     sub_status = v.column5, period_index = v.column6, period_end = v.column7, sub_updated_at = v.column8, \
     cancelled_at = v.column9, activated_at = v.column10, deactivated_at = v.column11, deleted_at = v.column12, \
-    updated_at = v.column13, view = v.column14 FROM (";
+    updated_at = v.column13 FROM (";
 pub const UPDATE_TAIL: &str = ") AS v WHERE numbers.id = v.column1";
 
 /// Writes back what settling changed on many numbers, in one statement per group of a few
 /// thousand: every settled number's period, and for those released their status. Only those
 /// columns are set: SQLite rewrites a number's entry in every index whose columns (or partial
 /// condition) the SET clause names, changed or not, and a renewal changes none but the due index.
-pub async fn update_settled<'a>(
-    conn: &mut AnyConnection,
-    numbers: impl IntoIterator<Item = &'a NumberRecord>,
-    view: View,
-) -> sqlx::Result<()> {
+/// A renewal changes only what a stored view leaves as holes, so its view stays; a released
+/// number's goes (see [`View`]).
+pub async fn update_settled<'a>(conn: &mut AnyConnection, numbers: impl IntoIterator<Item = &'a NumberRecord>) -> sqlx::Result<()> {
     let (mut renewed, mut released) = (Vec::new(), Vec::new());
     for n in numbers {
         let sub = n.subscription.as_ref();
@@ -219,7 +233,6 @@ pub async fn update_settled<'a>(
             Bind::OptInt(due_at(n)),
             Bind::OptInt(sub.map(|s| to_micros(s.updated_at))),
             Bind::Int(to_micros(n.updated_at)),
-            Bind::OptText(view(n)),
         ];
         if n.status == NumberStatus::Active {
             renewed.push(row);
@@ -232,17 +245,21 @@ pub async fn update_settled<'a>(
             released.push(row);
         }
     }
+    let gone: Vec<Vec<Bind>> = released.iter().map(|row| vec![row[0].clone()]).collect();
     run_values(conn, RENEWED_HEAD, renewed, UPDATE_TAIL).await?;
     run_values(conn, RELEASED_HEAD, released, UPDATE_TAIL).await?;
+    run_values(conn, VIEWS_GONE_HEAD, gone, ")").await?;
     Ok(())
 }
 
 /// The statements [`update_settled`] runs for renewed and for released numbers.
 pub const RENEWED_HEAD: &str = "UPDATE numbers SET period_index = v.column2, period_end = v.column3, \
-    sub_updated_at = v.column4, updated_at = v.column5, view = v.column6 FROM (";
+    sub_updated_at = v.column4, updated_at = v.column5 FROM (";
 pub const RELEASED_HEAD: &str = "UPDATE numbers SET period_index = v.column2, period_end = v.column3, \
-    sub_updated_at = v.column4, updated_at = v.column5, view = v.column6, status = v.column7, sub_status = v.column8, \
-    deactivated_at = v.column9 FROM (";
+    sub_updated_at = v.column4, updated_at = v.column5, status = v.column6, sub_status = v.column7, \
+    deactivated_at = v.column8 FROM (";
+/// The statement [`update_settled`] drops released numbers' views with, around its `VALUES`.
+pub const VIEWS_GONE_HEAD: &str = "DELETE FROM number_views WHERE number_id IN (";
 
 /// The statement [`lock_many`] runs for `count` ids. Deleted numbers are left out afterwards, not
 /// in the SQL: offered `deleted_at IS NULL`, PostgreSQL without statistics walked a partial index
@@ -363,13 +380,15 @@ pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) ->
         .transpose()
 }
 
-/// A number as a list reads it: its stored view, or only its id where it has none.
+/// A number as a list reads it: its stored view and what fills it, or only its id where it has
+/// none.
 #[derive(Debug)]
 pub struct Listed {
     pub seq: i64,
     pub id: NumberId,
-    /// The stored JSON of the number (see [`View`]).
-    pub view: Option<String>,
+    /// The stored view of the number (see [`View`]).
+    pub template: Option<String>,
+    pub renewal: RenewalFields,
     /// `period_end` while a period end is pending (active or canceling).
     due_at: Option<i64>,
 }
@@ -383,14 +402,26 @@ impl Listed {
 
 impl FromCells for Listed {
     fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
-        Ok(Listed { seq: row.cell("seq")?, id: parsed(row, "id")?, due_at: row.cell("period_end")?, view: row.cell("view")? })
+        let (seq, id, due_at) = (row.cell("seq")?, parsed(row, "id")?, row.cell("period_end")?);
+        let (anchor, index) = (row.cell::<Option<i64>>("sub_anchor")?, row.cell::<Option<i64>>("period_index")?);
+        let renewal = RenewalFields {
+            updated_at: from_micros(row.cell("updated_at")?),
+            sub_updated_at: ts(row, "sub_updated_at")?,
+            period: anchor.zip(index).map(|(anchor, index)| period(from_micros(anchor), index)),
+        };
+        Ok(Listed { seq, id, due_at, renewal, template: row.cell("template")? })
     }
 }
+
+/// What [`list`] reads of each number, in the order [`Listed`] takes it. The view is a subquery,
+/// not a join, so both backends walk the page's index and probe `number_views` per number.
+const LISTED: &str = "seq, id, period_end, sub_anchor, period_index, sub_updated_at, updated_at, \
+    (SELECT template FROM number_views v WHERE v.number_id = numbers.id) AS template";
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page), as a page shows them.
 pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<Listed>> {
-    db.read_all(&list_sql(db, "seq, id, period_end, view", ws, f, after_seq, limit)).await
+    db.read_all(&list_sql(db, LISTED, ws, f, after_seq, limit)).await
 }
 
 /// [`list`], each number read whole.

@@ -372,8 +372,9 @@ async fn list_matches_get(ws: &Ws, step: &str) -> Vec<Value> {
     results
 }
 
-/// A page copies each number's stored view (issue #10), so every change must rewrite it: after
-/// each change, and for a row written before views were stored, a list shows what GET shows.
+/// A page copies each number's stored view (issue #10) and fills in what renewals change, so
+/// every other change must rewrite it: after each change, for a row written before views were
+/// stored, and for a number whose nickname reads like a timestamp, a list shows what GET shows.
 async fn a_list_shows_each_number_as_get_does_through_its_changes(b: Backend) {
     let app = TestApp::spawn(b).await;
     let ws = app.workspace(true).await;
@@ -382,8 +383,12 @@ async fn a_list_shows_each_number_as_get_does_through_its_changes(b: Backend) {
     let leaving = ws.register(json!({ "number": "+14155550101", "kind": "dedicated" })).await;
     let sip = ws.register(json!({ "number": "+14155550102", "kind": "sip" })).await;
     ws.register(json!({ "number": "+14155550103", "kind": "callerId" })).await;
+    // Text that reads like what a stored view's holes are cut from.
+    let odd = ws.register(json!({ "number": "+14155550105", "kind": "dedicated", "nickname": "1970-01-01T00:00:00.000001Z" })).await;
     let path = |n: &Value| format!("./numbers/{}", n["id"].as_str().unwrap());
-    assert_eq!(list_matches_get(&ws, "registered").await.len(), 4);
+    assert_eq!(list_matches_get(&ws, "registered").await.len(), 5);
+    let db = &app.running.core.db;
+    let views = || async { sqlx::query_scalar::<_, i64>("SELECT count(*) FROM number_views").fetch_one(&db.pool).await.unwrap() };
 
     let (status, _) = ws
         .patch(
@@ -397,7 +402,7 @@ async fn a_list_shows_each_number_as_get_does_through_its_changes(b: Backend) {
     let (status, _) = ws.delete(&path(&sip)).await;
     assert_eq!(status, StatusCode::OK);
     let page = list_matches_get(&ws, "edited, canceling, SIP released").await;
-    assert_eq!(page.len(), 3, "the released SIP number is gone");
+    assert_eq!(page.len(), 4, "the released SIP number is gone");
     assert_eq!(page[0]["nickname"], "b");
     assert_eq!(page[1]["subscription"]["status"], "canceling");
 
@@ -409,16 +414,24 @@ async fn a_list_shows_each_number_as_get_does_through_its_changes(b: Backend) {
     assert_eq!(page[0]["currentPeriod"]["index"], 1);
     assert_eq!(page[1]["status"], "inactive");
     assert!(page[1]["carrierRelease"].is_object(), "{}", page[1]);
+    assert_eq!(page[3]["nickname"], odd["nickname"]);
+    assert_eq!(views().await, 2, "the kept number and the caller ID keep views; the released ones and the odd one none");
+    let end = end + chrono::Duration::days(40);
+    let (status, _) = ws.advance(&end.to_rfc3339()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list_matches_get(&ws, "after a second renewal").await[0]["currentPeriod"]["index"], 2);
 
     // Rows written before views were stored are read whole, and keep one from their next change.
-    let db = &app.running.core.db;
-    sqlx::query("UPDATE numbers SET view = NULL").execute(&db.pool).await.unwrap();
+    sqlx::query("DELETE FROM number_views").execute(&db.pool).await.unwrap();
     list_matches_get(&ws, "without stored views").await;
     let (status, _) = ws.patch(&path(&kept), json!({ "nickname": "c" })).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list_matches_get(&ws, "edited again").await[0]["nickname"], "c");
-    let stored: Option<String> =
-        sqlx::query_scalar("SELECT view FROM numbers WHERE id = $1").bind(kept["id"].as_str().unwrap()).fetch_one(&db.pool).await.unwrap();
+    let stored: Option<String> = sqlx::query_scalar("SELECT template FROM number_views WHERE number_id = $1")
+        .bind(kept["id"].as_str().unwrap())
+        .fetch_optional(&db.pool)
+        .await
+        .unwrap();
     assert!(stored.is_some(), "a change stores the number's view again");
 
     // A workspace on real time: the period end falls due between two lists, unsettled until read.

@@ -16,8 +16,8 @@ both_backends!(lookups_by_unique_key_stay_inside_their_workspace);
 const BIG: i64 = 20_000;
 
 /// A test-mode workspace of [`BIG`] numbers, [`ANALYZE_AFTER`] of them dedicated with a period
-/// ending at `period_end` and the rest SIP numbers, plus a done carrier job per number, all in
-/// tables autovacuum leaves alone.
+/// ending at `period_end` and the rest SIP numbers, each with a stored view, plus a done carrier
+/// job per number, all in tables autovacuum leaves alone.
 struct BigWorkspace {
     app: TestApp,
     ws: Ws,
@@ -34,7 +34,7 @@ async fn big_workspace() -> BigWorkspace {
         .await;
     let sip = ws.register(json!({ "number": "+14155550101", "kind": "sip" })).await;
     let mut pg = PgConnection::connect(&app.db.url).await.expect("connect to the test schema");
-    for table in ["numbers", "jobs", "billing_periods"] {
+    for table in ["numbers", "number_views", "jobs", "billing_periods"] {
         // Autoanalyze must not reach these tables mid-test: the point is that it has not yet.
         sqlx::query(&format!("ALTER TABLE {table} SET (autovacuum_enabled = false)")).execute(&mut pg).await.unwrap();
     }
@@ -46,6 +46,17 @@ async fn big_workspace() -> BigWorkspace {
          SELECT 'carrier_release', 'carrier', json_build_object('workspace_id', workspace_id, 'number_id', id, 'e164', e164)::text, \
          workspace_id, id, 'done', 1, created_at, created_at, created_at FROM numbers",
     )
+    .execute(&mut pg)
+    .await
+    .unwrap();
+    // Each copy keeps a stored view (its template's: no list reads them here).
+    sqlx::query(
+        "INSERT INTO number_views (number_id, template) SELECT n.id, v.template FROM numbers n \
+         JOIN numbers t ON t.kind = n.kind AND t.id IN ($1, $2) JOIN number_views v ON v.number_id = t.id \
+         WHERE n.id NOT IN ($1, $2)",
+    )
+    .bind(dedicated["id"].as_str().unwrap())
+    .bind(sip["id"].as_str().unwrap())
     .execute(&mut pg)
     .await
     .unwrap();
@@ -188,7 +199,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         .map(|id| {
             format!(
                 "('{id}', NULL::text, '{{}}', 'active', 'active', 1::bigint, {at}::bigint, {at}::bigint, NULL::bigint, \
-                 {at}::bigint, NULL::bigint, NULL::bigint, {at}::bigint, NULL::text)"
+                 {at}::bigint, NULL::bigint, NULL::bigint, {at}::bigint)"
             )
         })
         .collect();
@@ -197,7 +208,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     // What the sweep writes back: renewals, and releases with their status.
     let settled = |extra: &str| -> String {
         let tuples: Vec<String> =
-            batch.iter().map(|id| format!("('{id}', 1::bigint, {at}::bigint, {at}::bigint, {at}::bigint, NULL::text{extra})")).collect();
+            batch.iter().map(|id| format!("('{id}', 1::bigint, {at}::bigint, {at}::bigint, {at}::bigint{extra})")).collect();
         tuples.join(", ")
     };
     let renewed = format!("{} VALUES {}{}", numbers::RENEWED_HEAD, settled(""), numbers::UPDATE_TAIL);
@@ -209,6 +220,10 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         numbers::UPDATE_TAIL
     );
     assert_reads("update_settled (released)", &explain(&mut pg, &released, &[]).await, &["numbers_id_key"]);
+    let ids: Vec<String> = batch.iter().map(|id| format!("('{id}')")).collect();
+    let gone = format!("{} VALUES {})", numbers::VIEWS_GONE_HEAD, ids.join(", "));
+    let gone = explain(&mut pg, &gone, &[]).await;
+    assert!(gone.indexes == ["number_views_pkey"] && gone.seq_scans.is_empty(), "released views are found by key: {gone:?}");
 
     let lease_end = json!(chrono::Utc::now().timestamp_micros() + 60_000_000);
     let claim = explain(&mut pg, &jobs::claim_sql(&app.running.core.db), &[now, lease_end, json!("carrier"), json!(64)]).await;
