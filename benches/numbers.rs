@@ -254,7 +254,8 @@ async fn seed(db: &Db, backend: Backend, template: &str, count: usize, tag: u32,
     );
     let mut tx = db.pool.begin().await.unwrap();
     tx.execute(numbers.as_str()).await.unwrap();
-    tx.execute(views.as_str()).await.unwrap();
+    let viewed = tx.execute(views.as_str()).await.unwrap().rows_affected();
+    assert_eq!(viewed, count as u64, "every seeded number keeps a stored view, as its template does");
     tx.execute(
         format!(
             "UPDATE workspaces SET number_seq = number_seq + {count} WHERE id = (SELECT workspace_id FROM numbers WHERE id = '{template}')"

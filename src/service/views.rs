@@ -266,22 +266,23 @@ impl NumberView {
     }
 }
 
-/// The holes of a stored view (see [`template`]), each a byte serde_json never writes
-/// unescaped: it escapes every control character inside strings and writes none outside them.
+/// The holes of a stored view (see [`template`]): [`hole::MARK`], a byte serde_json never writes
+/// unescaped (it escapes every control character inside strings and writes none outside them),
+/// then one of the codes below.
 mod hole {
-    pub const UPDATED: u8 = 1;
-    pub const SUB_UPDATED: u8 = 2;
-    pub const START: u8 = 3;
-    pub const END: u8 = 4;
-    pub const INDEX: u8 = 5;
-    /// Every hole is below this byte.
-    pub const END_OF_HOLES: u8 = 6;
+    pub const MARK: u8 = 1;
+    pub const UPDATED: u8 = b'u';
+    pub const SUB_UPDATED: u8 = b's';
+    pub const START: u8 = b'a';
+    pub const END: u8 = b'e';
+    pub const INDEX: u8 = b'i';
 }
 
 /// Stand-ins rendered where a template gets a hole, then cut out: a timestamp per hole (1 to 4
 /// microseconds after the epoch) and a period index no number reaches.
-fn stand_in(h: u8) -> chrono::DateTime<Utc> {
-    crate::domain::clock::from_micros(i64::from(h))
+fn stand_in(h: u8) -> DateTime<Utc> {
+    let n = [hole::UPDATED, hole::SUB_UPDATED, hole::START, hole::END].iter().position(|&c| c == h).expect("a timestamp hole");
+    crate::domain::clock::from_micros(n as i64 + 1)
 }
 const INDEX_STAND_IN: i64 = i64::MIN + 5;
 
@@ -325,9 +326,10 @@ pub fn template(n: &NumberRecord) -> Option<String> {
     let mut text = serde_json::to_string(&v).expect("views serialise");
     let mut cut = 0;
     let index = format!("\"index\":{INDEX_STAND_IN}");
-    let mut tokens = vec![(index, format!("\"index\":{}", char::from(hole::INDEX)))];
+    let punched = |h: u8| format!("{}{}", char::from(hole::MARK), char::from(h));
+    let mut tokens = vec![(index, format!("\"index\":{}", punched(hole::INDEX)))];
     for h in [hole::UPDATED, hole::SUB_UPDATED, hole::START, hole::END] {
-        tokens.push((serde_json::to_string(&Stamp(stand_in(h))).expect("timestamps serialise"), char::from(h).to_string()));
+        tokens.push((serde_json::to_string(&Stamp(stand_in(h))).expect("timestamps serialise"), punched(h)));
     }
     for (token, with) in tokens {
         cut += text.matches(&token).count();
@@ -339,21 +341,21 @@ pub fn template(n: &NumberRecord) -> Option<String> {
 #[derive(Serialize)]
 struct Stamp(#[serde(serialize_with = "json::ts")] DateTime<Utc>);
 
-/// Appends a stored view, its holes filled from the number's row.
+/// Appends a stored view, its holes filled from the number's row. A page is mostly this: the
+/// holes are found with `memchr`, and each of the row's values is written once and copied where
+/// it recurs (a timestamp is in two or three holes).
 pub fn fill(template: &str, f: &RenewalFields, out: &mut Vec<u8>) {
-    let bytes = template.as_bytes();
-    let mut from = 0;
-    for (at, &b) in bytes.iter().enumerate() {
-        if b >= hole::END_OF_HOLES {
-            continue;
-        }
-        out.extend_from_slice(&bytes[from..at]);
-        from = at + 1;
-        let stamp = match b {
-            hole::UPDATED => Some(f.updated_at),
-            hole::SUB_UPDATED => f.sub_updated_at,
-            hole::START => f.period.map(|p| p.start),
-            hole::END => f.period.map(|p| p.end),
+    let mut written: [Option<std::ops::Range<usize>>; 4] = Default::default();
+    let mut rest = template.as_bytes();
+    while let Some(at) = memchr::memchr(hole::MARK, rest) {
+        out.extend_from_slice(&rest[..at]);
+        let Some(&code) = rest.get(at + 1) else { break };
+        rest = &rest[at + 2..];
+        let (slot, value) = match code {
+            hole::UPDATED => (0, Some(f.updated_at)),
+            hole::SUB_UPDATED => (1, f.sub_updated_at),
+            hole::START => (2, f.period.map(|p| p.start)),
+            hole::END => (3, f.period.map(|p| p.end)),
             _ => {
                 // A template gets an index hole only where the row has a period.
                 let index = f.period.map_or(0, |p| p.index);
@@ -361,12 +363,17 @@ pub fn fill(template: &str, f: &RenewalFields, out: &mut Vec<u8>) {
                 continue;
             }
         };
-        match stamp {
-            Some(t) => json::push(&t, out),
-            None => out.extend_from_slice(b"null"),
+        match (&written[slot], value) {
+            (Some(range), _) => out.extend_from_within(range.clone()),
+            (None, Some(t)) => {
+                let from = out.len();
+                json::push(&t, out);
+                written[slot] = Some(from..out.len());
+            }
+            (None, None) => out.extend_from_slice(b"null"),
         }
     }
-    out.extend_from_slice(&bytes[from..]);
+    out.extend_from_slice(rest);
 }
 
 impl From<NumberWithRelease> for NumberView {

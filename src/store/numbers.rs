@@ -413,10 +413,10 @@ impl FromCells for Listed {
     }
 }
 
-/// What [`list`] reads of each number, in the order [`Listed`] takes it. The view is a subquery,
-/// not a join, so both backends walk the page's index and probe `number_views` per number.
-const LISTED: &str = "seq, id, period_end, sub_anchor, period_index, sub_updated_at, updated_at, \
-    (SELECT template FROM number_views v WHERE v.number_id = numbers.id) AS template";
+/// What [`list`] reads of each number, in the order [`Listed`] takes it. A join keeps one cursor
+/// on `number_views` for the page: as a subquery per row, SQLite read a page 1.5 times as slowly.
+pub const LISTED: &str = "SELECT seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at, template \
+    FROM numbers LEFT JOIN number_views ON number_views.number_id = numbers.id";
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page), as a page shows them.
@@ -426,11 +426,12 @@ pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<
 
 /// [`list`], each number read whole.
 pub async fn list_whole(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
-    db.read_all(&list_sql(db, COLUMNS, ws, f, after_seq, limit)).await
+    db.read_all(&list_sql(db, &format!("SELECT {COLUMNS} FROM numbers"), ws, f, after_seq, limit)).await
 }
 
-fn list_sql(db: &Db, columns: &str, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> Sql {
-    let mut sql = Sql::new(format!("SELECT {columns} FROM numbers"));
+/// The statement [`list`] runs (`select` is [`LISTED`]) or [`list_whole`].
+fn list_sql(db: &Db, select: &str, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> Sql {
+    let mut sql = Sql::new(select);
     sql.push(" WHERE workspace_id = ? AND deleted_at IS NULL", [Bind::Text(ws.to_string())]);
     let text = |v: &str| [Bind::Text(v.to_owned())];
     if let Some(s) = f.status {

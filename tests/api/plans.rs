@@ -175,6 +175,12 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     let any = explain(&mut pg, &numbers::by_id_sql(false, ""), &[id.clone(), ws_id.clone()]).await;
     assert_reads("get_any", &any, &["numbers_id_key"]);
 
+    // A page of numbers with their stored views: the workspace's range, a key probe per view.
+    let page = format!("{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT $3", numbers::LISTED);
+    let page = explain(&mut pg, &page, &[ws_id.clone(), json!(BIG / 2), json!(99)]).await;
+    assert_reads("list", &page, &["numbers_workspace_seq"]);
+    assert!(page.indexes.contains(&"number_views_pkey".to_owned()), "a page probes each view by key: {page:?}");
+
     let live = explain(&mut pg, numbers::DUE_LIVE_SQL, &[now.clone(), json!(100)]).await;
     assert_reads("due_live", &live, &["numbers_due"]);
     let in_ws = explain(&mut pg, numbers::DUE_IN_WORKSPACE_SQL, &[ws_id.clone(), now.clone(), json!(100)]).await;
