@@ -341,9 +341,9 @@ pub fn template(n: &NumberRecord) -> Option<String> {
 #[derive(Serialize)]
 struct Stamp(#[serde(serialize_with = "json::ts")] DateTime<Utc>);
 
-/// Appends a stored view, its holes filled from the number's row. A page is mostly this: the
-/// holes are found with `memchr`, and each of the row's values is written once and copied where
-/// it recurs (a timestamp is in two or three holes).
+/// Appends a stored view, its holes filled from the number's row. Every listed number goes
+/// through here, so the holes are found with `memchr` (a byte at a time, this was an eighth of a
+/// page's time), and each of the row's values is written once and copied where it recurs.
 pub fn fill(template: &str, f: &RenewalFields, out: &mut Vec<u8>) {
     let mut written: [Option<std::ops::Range<usize>>; 4] = Default::default();
     let mut rest = template.as_bytes();
