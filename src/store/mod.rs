@@ -571,11 +571,15 @@ pub(crate) fn in_list<T: std::fmt::Display>(sql: &mut Sql, values: impl IntoIter
 }
 
 impl Page {
-    /// Appends the ordering and slice (after the WHERE conditions).
+    /// Appends the ordering and slice (after the WHERE conditions). A keyset page's size is
+    /// written into the statement, not bound: PostgreSQL's generic plan for `LIMIT $n` assumes
+    /// a third of the rows, and for a page of numbers with their views it then planned two
+    /// parallel workers per page (6.6 ms instead of 0.6 ms). Page sizes are few, so are the
+    /// statements.
     pub(crate) fn apply(self, sql: &mut Sql) {
         match self {
-            Page::After { seq: Some(seq), limit } => sql.push(" AND seq > ? ORDER BY seq LIMIT ?", [Bind::Int(seq), Bind::Int(limit)]),
-            Page::After { seq: None, limit } => sql.push(" ORDER BY seq LIMIT ?", [Bind::Int(limit)]),
+            Page::After { seq: Some(seq), limit } => sql.push(&format!(" AND seq > ? ORDER BY seq LIMIT {limit}"), [Bind::Int(seq)]),
+            Page::After { seq: None, limit } => sql.push(&format!(" ORDER BY seq LIMIT {limit}"), []),
             Page::Offset { offset, limit } => sql.push(" ORDER BY seq LIMIT ? OFFSET ?", [Bind::Int(limit), Bind::Int(offset)]),
         };
     }
@@ -655,5 +659,9 @@ mod tests {
         assert_eq!(sql.text, "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5");
         assert_eq!(sql.binds.len(), 5);
         assert!(matches!(sql.binds[3], Bind::Int(10)) && matches!(sql.binds[4], Bind::Int(20)));
+        let mut keyset = Sql::new("SELECT 1 FROM t WHERE a = ?");
+        keyset.binds.push(Bind::Int(1));
+        Page::After { seq: Some(7), limit: 100 }.apply(&mut keyset);
+        assert_eq!(keyset.text, "SELECT 1 FROM t WHERE a = ? AND seq > $2 ORDER BY seq LIMIT 100");
     }
 }

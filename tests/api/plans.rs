@@ -92,12 +92,17 @@ async fn copy_number(pg: &mut PgConnection, template: &Value, count: i64, offset
 struct Reads {
     indexes: Vec<String>,
     seq_scans: Vec<String>,
+    /// Gather nodes: the plan starts parallel workers.
+    gathers: usize,
 }
 
 fn collect_reads(node: &Value, reads: &mut Reads) {
     let field = |k: &str| node[k].as_str().map(str::to_owned);
     if let Some(index) = field("Index Name") {
         reads.indexes.push(index);
+    }
+    if field("Node Type").is_some_and(|t| t.starts_with("Gather")) {
+        reads.gathers += 1;
     }
     if field("Node Type").as_deref() == Some("Seq Scan") {
         reads.seq_scans.push(field("Relation Name").unwrap());
@@ -176,10 +181,16 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     assert_reads("get_any", &any, &["numbers_id_key"]);
 
     // A page of numbers with their stored views: the workspace's range, a key probe per view.
-    let page = format!("{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT $3", numbers::LISTED);
-    let page = explain(&mut pg, &page, &[ws_id.clone(), json!(BIG / 2), json!(99)]).await;
-    assert_reads("list", &page, &["numbers_workspace_seq"]);
-    assert!(page.indexes.contains(&"number_views_pkey".to_owned()), "a page probes each view by key: {page:?}");
+    // Its size is in the text (see `Page::apply`), so the generic plan knows it too.
+    let page = format!("{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT 100", numbers::LISTED);
+    for reads in [
+        explain(&mut pg, &page, &[ws_id.clone(), json!(BIG / 2)]).await,
+        explain_generic(&mut pg, &page, "text, bigint", &format!("'{}', {}", ws.id, BIG / 2)).await,
+    ] {
+        assert_reads("list", &reads, &["numbers_workspace_seq"]);
+        assert!(reads.indexes.contains(&"number_views_pkey".to_owned()), "a page probes each view by key: {reads:?}");
+        assert_eq!(reads.gathers, 0, "a page starts no parallel workers: {reads:?}");
+    }
 
     let live = explain(&mut pg, numbers::DUE_LIVE_SQL, &[now.clone(), json!(100)]).await;
     assert_reads("due_live", &live, &["numbers_due"]);
