@@ -88,11 +88,6 @@ impl NumberRecord {
     pub fn deactivates_at(&self) -> Option<DateTime<Utc>> {
         self.subscription.as_ref().filter(|s| s.status == SubscriptionStatus::Canceling).map(|s| s.current_period().end)
     }
-
-    pub fn renewal_fields(&self) -> RenewalFields {
-        let sub = self.subscription.as_ref();
-        RenewalFields { updated_at: self.updated_at, sub_updated_at: sub.map(|s| s.updated_at), period: sub.map(|s| s.current_period()) }
-    }
 }
 
 /// What a renewal changes in a number (and all it changes): the period, and when the number and

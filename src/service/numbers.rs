@@ -227,9 +227,9 @@ impl Core {
             .collect())
     }
 
-    /// A page of listed numbers as the API shows them: stored views filled from their rows; the others
-    /// read whole, with their carrier releases, in one query each for the page. One changed
-    /// since it was listed shows its newer state; one deleted since is left out.
+    /// A page of listed numbers as the API shows them: stored views filled from their rows; the
+    /// others read whole, with their carrier releases, in one query each for the page. One
+    /// changed since it was listed shows its newer state; one deleted since is left out.
     pub async fn shown(&self, tenant: Tenant, rows: Vec<Listed>) -> Result<Vec<Shown>> {
         let unstored: Vec<NumberId> = rows.iter().filter(|r| r.template.is_none()).map(|r| r.id).collect();
         let mut whole = if unstored.is_empty() {

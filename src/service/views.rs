@@ -276,13 +276,18 @@ mod hole {
     pub const START: u8 = b'a';
     pub const END: u8 = b'e';
     pub const INDEX: u8 = b'i';
+    /// The timestamp holes; [`super::fill`] keeps what it wrote for each at its place here.
+    pub const STAMPS: [u8; 4] = [UPDATED, SUB_UPDATED, START, END];
+
+    pub fn stamp(code: u8) -> Option<usize> {
+        STAMPS.iter().position(|&c| c == code)
+    }
 }
 
 /// Stand-ins rendered where a template gets a hole, then cut out: a timestamp per hole (1 to 4
 /// microseconds after the epoch) and a period index no number reaches.
 fn stand_in(h: u8) -> DateTime<Utc> {
-    let n = [hole::UPDATED, hole::SUB_UPDATED, hole::START, hole::END].iter().position(|&c| c == h).expect("a timestamp hole");
-    crate::domain::clock::from_micros(n as i64 + 1)
+    crate::domain::clock::from_micros(hole::stamp(h).expect("a timestamp hole") as i64 + 1)
 }
 const INDEX_STAND_IN: i64 = i64::MIN + 5;
 
@@ -328,8 +333,10 @@ pub fn template(n: &NumberRecord) -> Option<String> {
     let index = format!("\"index\":{INDEX_STAND_IN}");
     let punched = |h: u8| format!("{}{}", char::from(hole::MARK), char::from(h));
     let mut tokens = vec![(index, format!("\"index\":{}", punched(hole::INDEX)))];
-    for h in [hole::UPDATED, hole::SUB_UPDATED, hole::START, hole::END] {
-        tokens.push((serde_json::to_string(&Stamp(stand_in(h))).expect("timestamps serialise"), punched(h)));
+    for h in hole::STAMPS {
+        let mut token = Vec::new();
+        json::push(&stand_in(h), &mut token);
+        tokens.push((String::from_utf8(token).expect("timestamps are ASCII"), punched(h)));
     }
     for (token, with) in tokens {
         cut += text.matches(&token).count();
@@ -338,32 +345,24 @@ pub fn template(n: &NumberRecord) -> Option<String> {
     (cut == holes).then_some(text)
 }
 
-#[derive(Serialize)]
-struct Stamp(#[serde(serialize_with = "json::ts")] DateTime<Utc>);
-
 /// Appends a stored view, its holes filled from the number's row. Every listed number goes
 /// through here, so the holes are found with `memchr` (a byte at a time, this was an eighth of a
 /// page's time), and each of the row's values is written once and copied where it recurs.
 pub fn fill(template: &str, f: &RenewalFields, out: &mut Vec<u8>) {
+    // In the order of `hole::STAMPS`.
+    let values = [Some(f.updated_at), f.sub_updated_at, f.period.map(|p| p.start), f.period.map(|p| p.end)];
     let mut written: [Option<std::ops::Range<usize>>; 4] = Default::default();
     let mut rest = template.as_bytes();
     while let Some(at) = memchr::memchr(hole::MARK, rest) {
         out.extend_from_slice(&rest[..at]);
         let Some(&code) = rest.get(at + 1) else { break };
         rest = &rest[at + 2..];
-        let (slot, value) = match code {
-            hole::UPDATED => (0, Some(f.updated_at)),
-            hole::SUB_UPDATED => (1, f.sub_updated_at),
-            hole::START => (2, f.period.map(|p| p.start)),
-            hole::END => (3, f.period.map(|p| p.end)),
-            _ => {
-                // A template gets an index hole only where the row has a period.
-                let index = f.period.map_or(0, |p| p.index);
-                out.extend_from_slice(index.to_string().as_bytes());
-                continue;
-            }
+        let Some(slot) = hole::stamp(code) else {
+            // The index hole, which a template gets only where the row has a period.
+            out.extend_from_slice(f.period.map_or(0, |p| p.index).to_string().as_bytes());
+            continue;
         };
-        match (&written[slot], value) {
+        match (&written[slot], values[slot]) {
             (Some(range), _) => out.extend_from_within(range.clone()),
             (None, Some(t)) => {
                 let from = out.len();
@@ -543,9 +542,15 @@ mod tests {
         }
     }
 
+    /// What a list reads of `n` to fill its template (`store::numbers::Listed`, from columns).
+    fn renewal_fields(n: &NumberRecord) -> RenewalFields {
+        let sub = n.subscription.as_ref();
+        RenewalFields { updated_at: n.updated_at, sub_updated_at: sub.map(|s| s.updated_at), period: sub.map(|s| s.current_period()) }
+    }
+
     fn filled(template: &str, n: &NumberRecord) -> serde_json::Value {
         let mut out = Vec::new();
-        fill(template, &n.renewal_fields(), &mut out);
+        fill(template, &renewal_fields(n), &mut out);
         serde_json::from_slice(&out).expect("a filled view is JSON")
     }
 

@@ -659,9 +659,10 @@ mod tests {
         assert_eq!(sql.text, "SELECT 1 FROM t WHERE a = $1 AND (b = $2 OR c = $3) ORDER BY seq LIMIT $4 OFFSET $5");
         assert_eq!(sql.binds.len(), 5);
         assert!(matches!(sql.binds[3], Bind::Int(10)) && matches!(sql.binds[4], Bind::Int(20)));
-        let mut keyset = Sql::new("SELECT 1 FROM t WHERE a = ?");
-        keyset.binds.push(Bind::Int(1));
+        let mut keyset = Sql::new("SELECT 1 FROM t");
+        keyset.push(" WHERE a = ?", [Bind::Int(1)]);
         Page::After { seq: Some(7), limit: 100 }.apply(&mut keyset);
-        assert_eq!(keyset.text, "SELECT 1 FROM t WHERE a = ? AND seq > $2 ORDER BY seq LIMIT 100");
+        assert_eq!(keyset.text, "SELECT 1 FROM t WHERE a = $1 AND seq > $2 ORDER BY seq LIMIT 100");
+        assert_eq!(keyset.binds.len(), 2);
     }
 }
