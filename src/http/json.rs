@@ -34,3 +34,11 @@ impl IntoResponse for crate::service::views::NumberList {
         json_body(self.write())
     }
 }
+
+impl IntoResponse for crate::service::numbers::Shown {
+    fn into_response(self) -> Response {
+        let mut body = Vec::with_capacity(self.size_hint());
+        self.write(&mut body);
+        json_body(body)
+    }
+}

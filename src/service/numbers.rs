@@ -208,6 +208,21 @@ impl Core {
         self.with_release(rec).await
     }
 
+    /// [`Core::get_number`] as the native API shows it: its stored view where it has one.
+    pub async fn show_number(&self, tenant: Tenant, id: NumberId) -> Result<Shown> {
+        let read = || async { numbers::read_listed(&self.db, tenant.id, id).await?.ok_or_else(Error::number_not_found) };
+        let now = self.read_now(tenant).await?;
+        let mut row = read().await?;
+        if row.is_due(now) {
+            self.settle_one(tenant, id).await?;
+            row = read().await?;
+        }
+        Ok(match row.template {
+            Some(template) => Shown::Stored(template, row.renewal),
+            None => Shown::Number(Box::new(self.get_number(tenant, id).await?)),
+        })
+    }
+
     pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {
         Ok(self.with_releases(vec![rec]).await?.pop().expect("one number in, one out"))
     }

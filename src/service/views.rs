@@ -396,23 +396,39 @@ pub struct NumberList {
     pub next_page_token: Option<String>,
 }
 
+impl Shown {
+    /// Its JSON: the stored view filled, or the number written whole.
+    pub fn write(&self, out: &mut Vec<u8>) {
+        match self {
+            Shown::Stored(template, fields) => fill(template, fields, out),
+            Shown::Number(n) => {
+                serde_json::to_writer(out, &NumberView::new(&n.number, n.carrier_release.as_ref())).expect("views serialise")
+            }
+        }
+    }
+
+    /// The size its JSON is likely to take.
+    pub fn size_hint(&self) -> usize {
+        if let Shown::Stored(t, _) = self {
+            t.len() + 120
+        } else {
+            1500
+        }
+    }
+}
+
 impl NumberList {
     /// The JSON body, stored views copied in and filled. serde emits a string as JSON only
     /// through `RawValue`, which parses it again, so the envelope is written here.
     pub fn write(&self) -> Vec<u8> {
-        let size: usize = self.results.iter().map(|r| if let Shown::Stored(t, _) = r { t.len() + 120 } else { 1500 }).sum();
+        let size: usize = self.results.iter().map(Shown::size_hint).sum();
         let mut body = Vec::with_capacity(size + 64);
         body.extend_from_slice(b"{\"results\":[");
         for (i, shown) in self.results.iter().enumerate() {
             if i > 0 {
                 body.push(b',');
             }
-            match shown {
-                Shown::Stored(template, fields) => fill(template, fields, &mut body),
-                Shown::Number(n) => {
-                    serde_json::to_writer(&mut body, &NumberView::new(&n.number, n.carrier_release.as_ref())).expect("views serialise")
-                }
-            }
+            shown.write(&mut body);
         }
         body.push(b']');
         if let Some(token) = &self.next_page_token {

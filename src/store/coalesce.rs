@@ -11,8 +11,8 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
 use super::held::HeldReads;
-use super::numbers::BY_IDS_SQL;
-use super::{FromCells, StoredFailure};
+use super::numbers::{Listed, BY_IDS_SQL, LISTED_BY_IDS_SQL};
+use super::{Cells, FromCells, StoredFailure};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::record::NumberRecord;
 
@@ -23,20 +23,38 @@ const IN_FLIGHT: usize = 2;
 /// Reads one query carries at most.
 const MAX_BATCH: usize = 128;
 
-type Reply = oneshot::Sender<sqlx::Result<Option<NumberRecord>>>;
-
+/// The coalesced reads: numbers read whole, and as a list reads them (a `GET` of the native API).
 #[derive(Debug)]
-pub(crate) struct NumberReads {
-    queue: mpsc::UnboundedSender<(WorkspaceId, NumberId, Reply)>,
+pub(crate) struct Coalesced {
+    pub whole: NumberReads<NumberRecord>,
+    pub listed: NumberReads<Listed>,
+}
+
+impl Coalesced {
+    pub fn start(conns: HeldReads, wait: Duration) -> Self {
+        Coalesced {
+            whole: NumberReads::start(conns.clone(), wait, BY_IDS_SQL.as_str()),
+            listed: NumberReads::start(conns, wait, LISTED_BY_IDS_SQL),
+        }
+    }
+}
+
+type Reply<T> = oneshot::Sender<sqlx::Result<Option<T>>>;
+
+/// Reads of numbers as `T`, each answered from a statement over `$1`, a text array of ids, whose
+/// rows carry `id`, `workspace_id` and `deleted_at` beside what `T` reads.
+#[derive(Debug)]
+pub(crate) struct NumberReads<T> {
+    queue: mpsc::UnboundedSender<(WorkspaceId, NumberId, Reply<T>)>,
     /// How long a read waits for its answer, queued or sent: the acquire timeout, as for any
     /// read, so reads piling up behind queries that hang still answer 503 in time.
     wait: Duration,
 }
 
-impl NumberReads {
+impl<T: FromCells + Clone + Send + 'static> NumberReads<T> {
     /// Starts the task that sends the reads; it ends when the last handle is dropped.
-    pub fn start(conns: HeldReads, wait: Duration) -> Self {
-        let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply)>();
+    pub fn start(conns: HeldReads, wait: Duration, sql: &'static str) -> Self {
+        let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply<T>)>();
         tokio::spawn(async move {
             let slots = Arc::new(Semaphore::new(IN_FLIGHT));
             loop {
@@ -52,7 +70,7 @@ impl NumberReads {
                 }
                 let conns = conns.clone();
                 tokio::spawn(async move {
-                    answer(&conns, batch).await;
+                    answer(&conns, sql, batch).await;
                     drop(slot);
                 });
             }
@@ -61,7 +79,7 @@ impl NumberReads {
     }
 
     /// The live number `id` of workspace `ws`, if any.
-    pub async fn get(&self, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
+    pub async fn get(&self, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<T>> {
         let (reply, answer) = oneshot::channel();
         self.queue.send((ws, id, reply)).map_err(|_| sqlx::Error::PoolClosed)?;
         match tokio::time::timeout(self.wait, answer).await {
@@ -71,17 +89,36 @@ impl NumberReads {
     }
 }
 
-async fn answer(conns: &HeldReads, batch: Vec<(WorkspaceId, NumberId, Reply)>) {
+/// A row found, with what tells whether the read that asked for it may see it.
+struct Found<T> {
+    id: NumberId,
+    ws: WorkspaceId,
+    live: bool,
+    row: T,
+}
+
+impl<T: FromCells> FromCells for Found<T> {
+    fn from_cells<R: Cells>(row: &R) -> sqlx::Result<Self> {
+        Ok(Found {
+            id: super::parsed(row, "id")?,
+            ws: super::parsed(row, "workspace_id")?,
+            live: row.cell::<Option<i64>>("deleted_at")?.is_none(),
+            row: T::from_cells(row)?,
+        })
+    }
+}
+
+async fn answer<T: FromCells + Clone>(conns: &HeldReads, sql: &str, batch: Vec<(WorkspaceId, NumberId, Reply<T>)>) {
     let ids: Vec<String> = batch.iter().map(|(_, id, _)| id.to_string()).collect();
-    let found = match conns.run(async |conn| sqlx::query(&BY_IDS_SQL).bind(&ids).fetch_all(conn).await).await {
-        Ok(rows) => rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<Vec<_>>>(),
+    let found = match conns.run(async |conn| sqlx::query(sql).bind(&ids).fetch_all(conn).await).await {
+        Ok(rows) => rows.iter().map(Found::<T>::from_cells).collect::<sqlx::Result<Vec<_>>>(),
         Err(e) => Err(e),
     };
     for (ws, id, reply) in batch {
         // A reader that hung up is simply not answered.
         let _ = reply.send(match &found {
             // Another workspace's number is not found, nor a deleted one, as by `get`.
-            Ok(numbers) => Ok(numbers.iter().find(|n| n.id == id && n.workspace_id == ws && n.deleted_at.is_none()).cloned()),
+            Ok(rows) => Ok(rows.iter().find(|f| f.id == id && f.ws == ws && f.live).map(|f| f.row.clone())),
             Err(e) => Err(StoredFailure::copy(e)),
         });
     }
@@ -112,7 +149,7 @@ mod tests {
             .acquire_timeout(wait)
             .connect_lazy(&format!("postgres://postgres@{addr}/numberd"))
             .unwrap();
-        let reads = NumberReads::start(HeldReads::new(pool, wait, Arc::default()), wait);
+        let reads = NumberReads::<NumberRecord>::start(HeldReads::new(pool, wait, Arc::default()), wait, BY_IDS_SQL.as_str());
         let started = std::time::Instant::now();
         // Enough reads for several rounds of full batches behind the two hanging queries.
         let all = (0..1000).map(|_| reads.get(WorkspaceId::new(), NumberId::new()));

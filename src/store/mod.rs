@@ -95,7 +95,7 @@ enum Reads {
     Sqlite(Arc<Readers>),
     /// A pool of its own, typed, beside the pool of writes, its connections held between reads;
     /// single numbers by id coalesced.
-    Postgres(held::HeldReads, Arc<coalesce::NumberReads>),
+    Postgres(held::HeldReads, Arc<coalesce::Coalesced>),
 }
 
 #[derive(Clone, Debug)]
@@ -164,7 +164,7 @@ impl Db {
                     .connect_lazy(&url)
                     .context("invalid database url")?;
                 let held = held::HeldReads::new(pool, opts.acquire_timeout, lost.clone());
-                let numbers = coalesce::NumberReads::start(held.clone(), opts.acquire_timeout);
+                let numbers = coalesce::Coalesced::start(held.clone(), opts.acquire_timeout);
                 (Reads::Postgres(held, Arc::new(numbers)), None)
             }
         };
@@ -299,7 +299,7 @@ impl Db {
     }
 
     /// PostgreSQL's coalesced reads of single numbers (see [`coalesce`]); `None` on SQLite.
-    pub(crate) fn coalesced_numbers(&self) -> Option<&coalesce::NumberReads> {
+    pub(crate) fn coalesced_numbers(&self) -> Option<&coalesce::Coalesced> {
         match &self.reads {
             Reads::Postgres(_, numbers) => Some(numbers),
             Reads::Sqlite(_) => None,

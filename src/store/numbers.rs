@@ -313,21 +313,33 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
         .transpose()
 }
 
-/// The statement PostgreSQL's coalesced reads run (see [`super::coalesce`]): the numbers among
-/// the ids of a text array, each found by its unique `id`. Deleted ones are left out by the
-/// caller: `deleted_at IS NULL` here made the generic plan, without statistics, also read a
-/// partial index of every live number.
+/// The statements PostgreSQL's coalesced reads run (see [`super::coalesce`]): the numbers among
+/// the ids of a text array, each found by its unique `id`, read whole or as listed. Deleted
+/// ones are left out by the caller: `deleted_at IS NULL` here made the generic plan, without
+/// statistics, also read a partial index of every live number.
 pub static BY_IDS_SQL: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {COLUMNS} FROM numbers WHERE id = ANY($1)"));
+pub const LISTED_BY_IDS_SQL: &str = concat!(listed!(", workspace_id, deleted_at"), " WHERE id = ANY($1)");
 
 /// [`get`] outside any transaction, what a read shows: coalesced with other reads on
 /// PostgreSQL, through [`Db::read_optional`] on SQLite.
 pub async fn read(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<NumberRecord>> {
     if let Some(coalesced) = db.coalesced_numbers() {
-        return coalesced.get(ws, id).await;
+        return coalesced.whole.get(ws, id).await;
     }
-    let sql = Sql { text: by_id_sql(true, RowLock::None), binds: vec![Bind::Text(id.to_string()), Bind::Text(ws.to_string())] };
-    db.read_optional(&sql).await
+    db.read_optional(&by_id(by_id_sql(true, RowLock::None), ws, id)).await
+}
+
+/// A live number as a list reads it: a `GET` shows its stored view where it has one.
+pub async fn read_listed(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result<Option<Listed>> {
+    if let Some(coalesced) = db.coalesced_numbers() {
+        return coalesced.listed.get(ws, id).await;
+    }
+    db.read_optional(&by_id(format!("{LISTED} WHERE id = $1 AND {IN_WORKSPACE} = $2 AND deleted_at IS NULL"), ws, id)).await
+}
+
+fn by_id(text: String, ws: WorkspaceId, id: NumberId) -> Sql {
+    Sql { text, binds: vec![Bind::Text(id.to_string()), Bind::Text(ws.to_string())] }
 }
 
 /// Looks a number up by integer id, deleted ones included (call history still shows them).
@@ -382,7 +394,7 @@ pub async fn get_any(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId) ->
 
 /// A number as a list reads it: its stored view and what fills it, or only its id where it has
 /// none.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Listed {
     pub seq: i64,
     pub id: NumberId,
@@ -415,8 +427,19 @@ impl FromCells for Listed {
 
 /// What [`list`] reads of each number, in the order [`Listed`] takes it. A join keeps one cursor
 /// on `number_views` for the page: as a subquery per row, SQLite read a page 1.5 times as slowly.
-pub const LISTED: &str = "SELECT seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at, template \
-    FROM numbers LEFT JOIN number_views ON number_views.number_id = numbers.id";
+pub const LISTED: &str = listed!("");
+
+/// [`LISTED`] with `extra` columns.
+macro_rules! listed {
+    ($extra:literal) => {
+        concat!(
+            "SELECT seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at, template",
+            $extra,
+            " FROM numbers LEFT JOIN number_views ON number_views.number_id = numbers.id"
+        )
+    };
+}
+use listed;
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page), as a page shows them.

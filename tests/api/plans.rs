@@ -210,6 +210,9 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     let ids = format!("ARRAY['{}']", batch[..20].join("', '"));
     let coalesced = explain_generic(&mut pg, &numbers::BY_IDS_SQL, "text[]", &ids).await;
     assert_reads("coalesced reads", &coalesced, &["numbers_id_key"]);
+    let listed = explain_generic(&mut pg, numbers::LISTED_BY_IDS_SQL, "text[]", &ids).await;
+    assert_reads("coalesced reads with views", &listed, &["numbers_id_key"]);
+    assert!(listed.indexes.contains(&"number_views_pkey".to_owned()), "each view is probed by key: {listed:?}");
     let at = chrono::Utc::now().timestamp_micros();
     let tuples: Vec<String> = batch
         .iter()

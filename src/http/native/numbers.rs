@@ -18,7 +18,7 @@ use crate::error::{Code, Error, Result};
 use crate::http::extract::{ApiJson, ApiQuery, PathIds, Workspace};
 use crate::http::AppState;
 use crate::service::lifecycle::Released;
-use crate::service::numbers::NewNumber;
+use crate::service::numbers::{NewNumber, Shown};
 
 pub const RELEASED_MESSAGE: &str = "Phone number released successfully. It will be removed at the end of the billing period.";
 pub const DELETED_MESSAGE: &str = "Phone number deleted successfully.";
@@ -172,8 +172,8 @@ async fn get_number(
     axum::extract::State(state): axum::extract::State<AppState>,
     Workspace(tenant): Workspace,
     ids: PathIds,
-) -> Result<Json<NumberView>> {
-    Ok(Json(state.core.get_number(tenant, number_id(&ids)?).await?.into()))
+) -> Result<Shown> {
+    state.core.show_number(tenant, number_id(&ids)?).await
 }
 
 /// Change a number's nickname or configurations.
