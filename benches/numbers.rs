@@ -3,6 +3,7 @@
 //!
 //! - reads against a bare axum handler serving the very bytes numberd returned (the framework's
 //!   limit): GET one number, a 99-row page at a random depth;
+//! - a page also against numberd's own statement for it, run as raw SQL (the database's limit);
 //! - a selective `numberPrefix` page against an unfiltered page;
 //! - writes against raw SQL doing the same statements with the same concurrency (the database's
 //!   limit; for SQLite one serialised writer): register (POST) and release (DELETE of a SIP number),
@@ -38,9 +39,9 @@ use numberd::domain::clock::{to_micros, SystemClock};
 use numberd::domain::ids::time_ordered;
 use numberd::jobs::{CarrierRelease, Queue};
 use numberd::service::Core;
-use numberd::store::{workspaces, Db};
+use numberd::store::{numbers, workspaces, Db};
 use serde_json::{json, Value};
-use sqlx::{Connection, Executor};
+use sqlx::{Connection, Executor, Row};
 
 /// The allocator the `numberd` binary runs with (both sides of each pair share it).
 #[global_allocator]
@@ -312,6 +313,59 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// Reads of keyset pages by `sql` (binds: workspace, the seq a page starts after), at depths
+    /// spread as the list load spreads them, each row's columns decoded. SQLite's readers are
+    /// read-only connections run in place, as numberd's are.
+    fn pages(&self, url: &str, sql: String, ws: String, depths: i64) -> MakeOp {
+        let depth = move |i: u64| (i.wrapping_mul(2_654_435_761) % depths as u64) as i64;
+        match self {
+            Raw::Sqlite(_) => {
+                let file = url.trim_start_matches("sqlite://").to_owned();
+                let idle = Arc::new(std::sync::Mutex::new(Vec::<rusqlite::Connection>::new()));
+                Arc::new(move |i| {
+                    let (file, idle, sql, ws) = (file.clone(), idle.clone(), sql.clone(), ws.clone());
+                    Some(Box::pin(async move {
+                        let taken = idle.lock().unwrap().pop();
+                        let conn = taken.unwrap_or_else(|| {
+                            rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+                        });
+                        {
+                            let mut stmt = conn.prepare_cached(&sql).unwrap();
+                            let mut rows = stmt.query(rusqlite::params![ws, depth(i)]).unwrap();
+                            let mut count = 0;
+                            while let Some(row) = rows.next().unwrap() {
+                                for c in 0..row.as_ref().column_count() {
+                                    let _: rusqlite::types::Value = row.get(c).unwrap();
+                                }
+                                count += 1;
+                            }
+                            assert_eq!(count, 100, "a raw page is full");
+                        }
+                        idle.lock().unwrap().push(conn);
+                    }) as BoxFuture<'static, ()>)
+                })
+            }
+            Raw::Postgres(pool) => {
+                let pool = pool.clone();
+                Arc::new(move |i| {
+                    let (pool, sql, ws) = (pool.clone(), sql.clone(), ws.clone());
+                    Some(Box::pin(async move {
+                        let rows = sqlx::query(&sql).bind(ws).bind(depth(i)).fetch_all(&pool).await.unwrap();
+                        for row in &rows {
+                            let _: (i64, String, Option<String>) = (row.get("seq"), row.get("id"), row.get("template"));
+                            for c in ["period_end", "sub_anchor", "period_index", "updated_at", "sub_updated_at"] {
+                                let _: Option<i64> = row.get(c);
+                            }
+                        }
+                        assert_eq!(rows.len(), 100, "a raw page is full");
+                    }) as BoxFuture<'static, ()>)
+                })
+            }
+        }
+    }
+}
+
 #[derive(Clone)]
 enum Bind {
     Text(String),
@@ -449,6 +503,14 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
             side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, list.clone()), || http_load(bare, &key, sizes, list.clone()))
                 .await;
         report(name, "list, 99 per page, any depth vs bare handler", a, b, &r, "≥ 0.25×");
+
+        // The same pages against the database alone: numberd's statement for a page, each row
+        // read whole by a client that does nothing else.
+        let page_sql = format!("{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT 100", numbers::LISTED);
+        let raw_list = raw.pages(url, page_sql, ws.clone(), (max_seq - 100).max(1));
+        let (a, b, r) =
+            side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, list.clone()), || raw_load(sizes, raw_list.clone())).await;
+        report(name, "list vs raw SQL of its statement", a, b, &r, "(the database's own limit)");
     }
 
     if part("prefix") {
