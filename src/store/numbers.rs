@@ -425,26 +425,50 @@ impl FromCells for Listed {
     }
 }
 
-/// What [`list`] reads of each number, in the order [`Listed`] takes it. A join keeps one cursor
-/// on `number_views` for the page: as a subquery per row, SQLite read a page 1.5 times as slowly.
+/// What [`read_listed`] reads of a number, in the order [`Listed`] takes it.
 pub const LISTED: &str = listed!("");
 
 /// [`LISTED`] with `extra` columns.
 macro_rules! listed {
     ($extra:literal) => {
-        concat!(
-            "SELECT seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at, template",
-            $extra,
-            " FROM numbers LEFT JOIN number_views ON number_views.number_id = numbers.id"
-        )
+        concat!("SELECT ", listed_columns!(), ", template", $extra, " FROM numbers", join_views!())
     };
 }
 use listed;
 
+/// What a page reads of each number besides its stored view.
+macro_rules! listed_columns {
+    () => {
+        "seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at"
+    };
+}
+use listed_columns;
+
+/// The join that gives each row its stored view: one cursor on `number_views` for the page (as
+/// a subquery per row, SQLite read a page 1.5 times as slowly).
+macro_rules! join_views {
+    () => {
+        " LEFT JOIN number_views ON number_views.number_id = numbers.id"
+    };
+}
+use join_views;
+
+/// A page of [`list`] is chosen from `numbers` alone and only its own rows are joined to their
+/// views: joined before the sort a page needs under a selective filter, every match was (a
+/// `numberPrefix` page of 0.1 % of a million joined and sorted 900 views, 3.7 times as slow as
+/// an unfiltered page). What lies between the two parts is the page's `WHERE` and `LIMIT`; the
+/// rows come back in no particular order ([`list`] sorts them).
+pub const PAGE_HEAD: &str = concat!("SELECT ", listed_columns!(), ", template FROM (SELECT ", listed_columns!(), " FROM numbers");
+pub const PAGE_TAIL: &str = concat!(") AS numbers", join_views!());
+
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page), as a page shows them.
 pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<Listed>> {
-    db.read_all(&list_sql(db, LISTED, ws, f, after_seq, limit)).await
+    let mut sql = list_sql(db, PAGE_HEAD, ws, f, after_seq, limit);
+    sql.push(PAGE_TAIL, []);
+    let mut page: Vec<Listed> = db.read_all(&sql).await?;
+    page.sort_unstable_by_key(|n| n.seq);
+    Ok(page)
 }
 
 /// [`list`], each number read whole.
@@ -452,7 +476,7 @@ pub async fn list_whole(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: O
     db.read_all(&list_sql(db, &format!("SELECT {COLUMNS} FROM numbers"), ws, f, after_seq, limit)).await
 }
 
-/// The statement [`list`] runs (`select` is [`LISTED`]) or [`list_whole`].
+/// The statement [`list_whole`] runs, or the part of [`list`]'s that chooses the page.
 fn list_sql(db: &Db, select: &str, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> Sql {
     let mut sql = Sql::new(select);
     sql.push(" WHERE workspace_id = ? AND deleted_at IS NULL", [Bind::Text(ws.to_string())]);

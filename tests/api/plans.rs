@@ -94,11 +94,17 @@ struct Reads {
     seq_scans: Vec<String>,
     /// Gather nodes: the plan starts parallel workers.
     gathers: usize,
+    /// Indexes read below a `Limit`: rows they find may be thrown away.
+    under_limit: Vec<String>,
 }
 
-fn collect_reads(node: &Value, reads: &mut Reads) {
+fn collect_reads(node: &Value, reads: &mut Reads, limited: bool) {
     let field = |k: &str| node[k].as_str().map(str::to_owned);
+    let limited = limited || field("Node Type").as_deref() == Some("Limit");
     if let Some(index) = field("Index Name") {
+        if limited {
+            reads.under_limit.push(index.clone());
+        }
         reads.indexes.push(index);
     }
     if field("Node Type").is_some_and(|t| t.starts_with("Gather")) {
@@ -108,7 +114,7 @@ fn collect_reads(node: &Value, reads: &mut Reads) {
         reads.seq_scans.push(field("Relation Name").unwrap());
     }
     for child in node["Plans"].as_array().into_iter().flatten() {
-        collect_reads(child, reads);
+        collect_reads(child, reads, limited);
     }
 }
 
@@ -141,7 +147,7 @@ fn reads_of(row: &sqlx::postgres::PgRow) -> Reads {
     // `json` arrives as its text; sqlx is built without its JSON types.
     let plan: Value = serde_json::from_str(&row.try_get_unchecked::<String, _>(0).unwrap()).unwrap();
     let mut reads = Reads::default();
-    collect_reads(&plan[0]["Plan"], &mut reads);
+    collect_reads(&plan[0]["Plan"], &mut reads, false);
     reads
 }
 
@@ -180,16 +186,33 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     let any = explain(&mut pg, &numbers::by_id_sql(false, ""), &[id.clone(), ws_id.clone()]).await;
     assert_reads("get_any", &any, &["numbers_id_key"]);
 
-    // A page of numbers with their stored views: the workspace's range, a key probe per view.
-    // Its size is in the text (see `Page::apply`), so the generic plan knows it too.
-    let page = format!("{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT 100", numbers::LISTED);
-    for reads in [
-        explain(&mut pg, &page, &[ws_id.clone(), json!(BIG / 2)]).await,
-        explain_generic(&mut pg, &page, "text, bigint", &format!("'{}', {}", ws.id, BIG / 2)).await,
-    ] {
-        assert_reads("list", &reads, &["numbers_workspace_seq"]);
-        assert!(reads.indexes.contains(&"number_views_pkey".to_owned()), "a page probes each view by key: {reads:?}");
-        assert_eq!(reads.gathers, 0, "a page starts no parallel workers: {reads:?}");
+    // A page of numbers with their stored views: the workspace's range (or, for a prefix, the
+    // prefix's), then a key probe per view of the page only, never of rows a sort or the page's
+    // limit throws away. Its size is in the text (see `Page::apply`), so the generic plan knows
+    // it too.
+    let page = |filter: &str| {
+        format!(
+            "{} WHERE workspace_id = $1 AND deleted_at IS NULL{filter} ORDER BY seq LIMIT 100{}",
+            numbers::PAGE_HEAD,
+            numbers::PAGE_TAIL
+        )
+    };
+    let (deep, prefix) = (page(" AND seq > $2"), page(" AND e164 LIKE $2"));
+    let pages = [
+        ("list", explain(&mut pg, &deep, &[ws_id.clone(), json!(BIG / 2)]).await),
+        ("list (generic)", explain_generic(&mut pg, &deep, "text, bigint", &format!("'{}', {}", ws.id, BIG / 2)).await),
+        // Without statistics the planner may walk either index for a prefix; either way, only
+        // the page's rows are joined.
+        ("prefix", explain(&mut pg, &prefix, &[ws_id.clone(), json!("+165000001%")]).await),
+    ];
+    for (name, reads) in pages {
+        if name != "prefix" {
+            assert_reads(name, &reads, &["numbers_workspace_seq"]);
+        }
+        assert!(!reads.seq_scans.iter().any(|t| t == "numbers"), "{name} scans all of numbers: {reads:?}");
+        assert!(reads.indexes.contains(&"number_views_pkey".to_owned()), "{name}: a page probes each view by key: {reads:?}");
+        assert!(!reads.under_limit.contains(&"number_views_pkey".to_owned()), "{name}: only the page's own views are read: {reads:?}");
+        assert_eq!(reads.gathers, 0, "{name}: a page starts no parallel workers: {reads:?}");
     }
 
     let live = explain(&mut pg, numbers::DUE_LIVE_SQL, &[now.clone(), json!(100)]).await;
