@@ -16,9 +16,10 @@ use super::{Cells, FromCells, StoredFailure};
 use crate::domain::ids::{NumberId, WorkspaceId};
 use crate::domain::record::NumberRecord;
 
-/// Queries in flight at once: few, so that reads arriving meanwhile gather into the next one
-/// (two answered GETs faster than four on a 2-core machine).
-const IN_FLIGHT: usize = 2;
+/// How long reads wait for the query ahead of them before a second one goes out beside it. One
+/// query at a time lets reads gather into few, large queries, each a round trip that wakes a
+/// server process; a second keeps one slow query from holding up every read.
+const SLOW: Duration = Duration::from_millis(2);
 
 /// Reads one query carries at most.
 const MAX_BATCH: usize = 128;
@@ -56,10 +57,17 @@ impl<T: FromCells + Clone + Send + 'static> NumberReads<T> {
     pub fn start(conns: HeldReads, wait: Duration, sql: &'static str) -> Self {
         let (queue, mut waiting) = mpsc::unbounded_channel::<(WorkspaceId, NumberId, Reply<T>)>();
         tokio::spawn(async move {
-            let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+            let (first_slot, second_slot) = (Arc::new(Semaphore::new(1)), Arc::new(Semaphore::new(1)));
             loop {
                 // Waiting for a free slot first is what lets reads gather meanwhile.
-                let slot = slots.clone().acquire_owned().await.expect("never closed");
+                let slot = tokio::select! {
+                    slot = first_slot.clone().acquire_owned() => slot,
+                    slot = async {
+                        tokio::time::sleep(SLOW).await;
+                        second_slot.clone().acquire_owned().await
+                    } => slot,
+                }
+                .expect("never closed");
                 let Some(first) = waiting.recv().await else { return };
                 let mut batch = vec![first];
                 while batch.len() < MAX_BATCH {
@@ -126,30 +134,39 @@ async fn answer<T: FromCells + Clone>(conns: &HeldReads, sql: &str, batch: Vec<(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use super::*;
 
-    /// A server that accepts connections and never answers, as behind a dropped route.
-    async fn silent_server() -> std::net::SocketAddr {
+    /// A server that accepts connections and never answers, as behind a dropped route, and the
+    /// count of connections it accepted.
+    async fn silent_server() -> (std::net::SocketAddr, Arc<AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = accepted.clone();
         tokio::spawn(async move {
             let mut held = Vec::new();
             while let Ok((socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
                 held.push(socket);
             }
         });
-        addr
+        (addr, accepted)
     }
 
-    #[tokio::test]
-    async fn reads_queued_behind_hanging_queries_time_out_together() {
-        let addr = silent_server().await;
-        let wait = Duration::from_millis(300);
+    fn reads_from(addr: std::net::SocketAddr, wait: Duration) -> NumberReads<NumberRecord> {
         let pool = sqlx::postgres::PgPoolOptions::new()
             .acquire_timeout(wait)
             .connect_lazy(&format!("postgres://postgres@{addr}/numberd"))
             .unwrap();
-        let reads = NumberReads::<NumberRecord>::start(HeldReads::new(pool, wait, Arc::default()), wait, BY_IDS_SQL.as_str());
+        NumberReads::start(HeldReads::new(pool, wait, Arc::default()), wait, BY_IDS_SQL.as_str())
+    }
+
+    #[tokio::test]
+    async fn reads_queued_behind_hanging_queries_time_out_together() {
+        let wait = Duration::from_millis(300);
+        let reads = reads_from(silent_server().await.0, wait);
         let started = std::time::Instant::now();
         // Enough reads for several rounds of full batches behind the two hanging queries.
         let all = (0..1000).map(|_| reads.get(WorkspaceId::new(), NumberId::new()));
@@ -157,5 +174,34 @@ mod tests {
             assert!(matches!(result, Err(sqlx::Error::PoolTimedOut)), "{result:?}");
         }
         assert!(started.elapsed() < wait * 3, "every read gave up after the wait, not after its turn: {:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn a_read_goes_out_beside_a_query_that_hangs() {
+        let (addr, accepted) = silent_server().await;
+        let wait = Duration::from_millis(500);
+        let reads = Arc::new(reads_from(addr, wait));
+        let read = || {
+            let reads = reads.clone();
+            tokio::spawn(async move { reads.get(WorkspaceId::new(), NumberId::new()).await })
+        };
+        // Well before the hanging query gives up (`wait`), however busy the machine.
+        let reaches = |n: usize| {
+            let accepted = accepted.clone();
+            async move {
+                let deadline = std::time::Instant::now() + wait / 2;
+                while accepted.load(Ordering::SeqCst) < n && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                accepted.load(Ordering::SeqCst)
+            }
+        };
+        let first = read();
+        assert_eq!(reaches(1).await, 1, "one read, one query");
+        let second = read();
+        assert_eq!(reaches(2).await, 2, "the next read went out beside the hanging query, not after it");
+        for read in [first, second] {
+            assert!(matches!(read.await.unwrap(), Err(sqlx::Error::PoolTimedOut)));
+        }
     }
 }
