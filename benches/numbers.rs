@@ -311,9 +311,7 @@ impl Raw {
             Raw::Postgres(pool) => run!(pool, "BEGIN"),
         }
     }
-}
 
-impl Raw {
     /// Reads of keyset pages by `sql` (binds: workspace, the seq a page starts after), at depths
     /// spread as the list load spreads them, each row's columns decoded. SQLite's readers are
     /// read-only connections run in place, as numberd's are.
@@ -506,11 +504,7 @@ async fn run(backend: Backend, name: &str, url: &str, sizes: Sizes) {
 
         // The same pages against the database alone: numberd's statement for a page, each row
         // read whole by a client that does nothing else.
-        let page_sql = format!(
-            "{} WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT 100{}",
-            numbers::PAGE_HEAD,
-            numbers::PAGE_TAIL
-        );
+        let page_sql = numbers::page_sql(" WHERE workspace_id = $1 AND deleted_at IS NULL AND seq > $2 ORDER BY seq LIMIT 100");
         let raw_list = raw.pages(url, page_sql, ws.clone(), (max_seq - 100).max(1));
         let (a, b, r) =
             side_by_side(rounds, true, || http_load(svc.addr, &key, sizes, list.clone()), || raw_load(sizes, raw_list.clone())).await;

@@ -192,35 +192,45 @@ impl Core {
         Ok(rec)
     }
 
-    /// A number as the workspace sees it now: a period end that fell due is applied first, so a
-    /// read never shows a state the worker merely has not reached yet.
+    /// A number as the workspace sees it now (see [`Core::read_settled`]).
     pub async fn get_number(&self, tenant: Tenant, id: NumberId) -> Result<NumberWithRelease> {
-        let read = || async { numbers::read(&self.db, tenant.id, id).await?.ok_or_else(Error::number_not_found) };
-        // The test clock is read before the number, so a number read after it is never older.
-        let now = self.read_now(tenant).await?;
-        let mut rec = read().await?;
-        // No connection is held while settling: it takes its own, and nested acquires could
-        // starve the pool under load.
-        if rec.is_due(now) {
-            self.settle_one(tenant, id).await?;
-            rec = read().await?;
-        }
+        let rec = self.read_settled(tenant, id, || numbers::read(&self.db, tenant.id, id), NumberRecord::is_due).await?;
         self.with_release(rec).await
     }
 
     /// [`Core::get_number`] as the native API shows it: its stored view where it has one.
     pub async fn show_number(&self, tenant: Tenant, id: NumberId) -> Result<Shown> {
-        let read = || async { numbers::read_listed(&self.db, tenant.id, id).await?.ok_or_else(Error::number_not_found) };
-        let now = self.read_now(tenant).await?;
-        let mut row = read().await?;
-        if row.is_due(now) {
-            self.settle_one(tenant, id).await?;
-            row = read().await?;
-        }
+        let row = self.read_settled(tenant, id, || numbers::read_listed(&self.db, tenant.id, id), Listed::is_due).await?;
         Ok(match row.template {
             Some(template) => Shown::Stored(template, row.renewal),
-            None => Shown::Number(Box::new(self.get_number(tenant, id).await?)),
+            // Just settled: read whole, as a page reads its numbers without a view.
+            None => {
+                let rec = numbers::read(&self.db, tenant.id, id).await?.ok_or_else(Error::number_not_found)?;
+                Shown::Number(Box::new(self.with_release(rec).await?))
+            }
         })
+    }
+
+    /// Number `id` as `read` reads it, after a period end that fell due was applied, so a read
+    /// never shows a state the worker merely has not reached yet.
+    async fn read_settled<T, F: std::future::Future<Output = sqlx::Result<Option<T>>>>(
+        &self,
+        tenant: Tenant,
+        id: NumberId,
+        read: impl Fn() -> F,
+        is_due: fn(&T, DateTime<Utc>) -> bool,
+    ) -> Result<T> {
+        let found = || async { read().await?.ok_or_else(Error::number_not_found) };
+        // The test clock is read before the number, so a number read after it is never older.
+        let now = self.read_now(tenant).await?;
+        let row = found().await?;
+        if !is_due(&row, now) {
+            return Ok(row);
+        }
+        // No connection is held while settling: it takes its own, and nested acquires could
+        // starve the pool under load.
+        self.settle_one(tenant, id).await?;
+        found().await
     }
 
     pub async fn with_release(&self, rec: NumberRecord) -> Result<NumberWithRelease> {

@@ -35,7 +35,7 @@ impl Coalesced {
     pub fn start(conns: HeldReads, wait: Duration) -> Self {
         Coalesced {
             whole: NumberReads::start(conns.clone(), wait, BY_IDS_SQL.as_str()),
-            listed: NumberReads::start(conns, wait, LISTED_BY_IDS_SQL),
+            listed: NumberReads::start(conns, wait, LISTED_BY_IDS_SQL.as_str()),
         }
     }
 }

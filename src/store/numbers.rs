@@ -319,7 +319,14 @@ pub async fn get(conn: &mut AnyConnection, ws: WorkspaceId, id: NumberId, lock: 
 /// statistics, also read a partial index of every live number.
 pub static BY_IDS_SQL: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("SELECT {COLUMNS} FROM numbers WHERE id = ANY($1)"));
-pub const LISTED_BY_IDS_SQL: &str = concat!(listed!(", workspace_id, deleted_at"), " WHERE id = ANY($1)");
+pub static LISTED_BY_IDS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {LISTED}, template, workspace_id, deleted_at FROM numbers {JOIN_VIEWS} WHERE id = ANY($1)")
+});
+
+/// The statement [`read_listed`] runs where reads are not coalesced.
+static LISTED_BY_ID_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!("SELECT {LISTED}, template FROM numbers {JOIN_VIEWS} WHERE id = $1 AND {IN_WORKSPACE} = $2 AND deleted_at IS NULL")
+});
 
 /// [`get`] outside any transaction, what a read shows: coalesced with other reads on
 /// PostgreSQL, through [`Db::read_optional`] on SQLite.
@@ -335,7 +342,7 @@ pub async fn read_listed(db: &Db, ws: WorkspaceId, id: NumberId) -> sqlx::Result
     if let Some(coalesced) = db.coalesced_numbers() {
         return coalesced.listed.get(ws, id).await;
     }
-    db.read_optional(&by_id(format!("{LISTED} WHERE id = $1 AND {IN_WORKSPACE} = $2 AND deleted_at IS NULL"), ws, id)).await
+    db.read_optional(&by_id(LISTED_BY_ID_SQL.clone(), ws, id)).await
 }
 
 fn by_id(text: String, ws: WorkspaceId, id: NumberId) -> Sql {
@@ -425,47 +432,34 @@ impl FromCells for Listed {
     }
 }
 
-/// What [`read_listed`] reads of a number, in the order [`Listed`] takes it.
-pub const LISTED: &str = listed!("");
-
-/// [`LISTED`] with `extra` columns.
-macro_rules! listed {
-    ($extra:literal) => {
-        concat!("SELECT ", listed_columns!(), ", template", $extra, " FROM numbers", join_views!())
-    };
-}
-use listed;
-
-/// What a page reads of each number besides its stored view.
-macro_rules! listed_columns {
-    () => {
-        "seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at"
-    };
-}
-use listed_columns;
+/// What a list or a GET reads of a number besides its stored view, in the order [`Listed`]
+/// takes it.
+const LISTED: &str = "seq, id, period_end, sub_anchor, period_index, updated_at, sub_updated_at";
 
 /// The join that gives each row its stored view: one cursor on `number_views` for the page (as
 /// a subquery per row, SQLite read a page 1.5 times as slowly).
-macro_rules! join_views {
-    () => {
-        " LEFT JOIN number_views ON number_views.number_id = numbers.id"
-    };
-}
-use join_views;
+const JOIN_VIEWS: &str = "LEFT JOIN number_views ON number_views.number_id = numbers.id";
 
 /// A page of [`list`] is chosen from `numbers` alone and only its own rows are joined to their
 /// views: joined before the sort a page needs under a selective filter, every match was (a
 /// `numberPrefix` page of 0.1 % of a million joined and sorted 900 views, 3.7 times as slow as
 /// an unfiltered page). What lies between the two parts is the page's `WHERE` and `LIMIT`; the
 /// rows come back in no particular order ([`list`] sorts them).
-pub const PAGE_HEAD: &str = concat!("SELECT ", listed_columns!(), ", template FROM (SELECT ", listed_columns!(), " FROM numbers");
-pub const PAGE_TAIL: &str = concat!(") AS numbers", join_views!());
+static PAGE_HEAD: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("SELECT {LISTED}, template FROM (SELECT {LISTED} FROM numbers"));
+static PAGE_TAIL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!(") AS numbers {JOIN_VIEWS}"));
+
+/// The statement of a page of [`list`] whose `WHERE`, `ORDER BY` and `LIMIT` are
+/// `filter_and_page` (for plan checks and the benchmark).
+pub fn page_sql(filter_and_page: &str) -> String {
+    format!("{}{filter_and_page}{}", *PAGE_HEAD, *PAGE_TAIL)
+}
 
 /// Numbers of a workspace in creation order, after `after_seq` (keyset pagination: stable under
 /// inserts, an index range scan whatever the page), as a page shows them.
 pub async fn list(db: &Db, ws: WorkspaceId, f: &NumberFilter, after_seq: Option<i64>, limit: i64) -> sqlx::Result<Vec<Listed>> {
-    let mut sql = list_sql(db, PAGE_HEAD, ws, f, after_seq, limit);
-    sql.push(PAGE_TAIL, []);
+    let mut sql = list_sql(db, &PAGE_HEAD, ws, f, after_seq, limit);
+    sql.push(&PAGE_TAIL, []);
     let mut page: Vec<Listed> = db.read_all(&sql).await?;
     page.sort_unstable_by_key(|n| n.seq);
     Ok(page)

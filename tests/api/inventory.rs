@@ -359,9 +359,8 @@ async fn concurrent_reads_each_get_their_own_number(b: Backend) {
     }
 }
 
-/// Every number on a page of `ws` is exactly what GET shows for it; returns the page.
-/// A page, each of its numbers as GET shows it and as an empty PATCH answers: a list and GET
-/// copy stored views, a PATCH writes the number from its columns.
+/// A page of `ws`, each of its numbers checked to be as GET shows it and as an empty PATCH
+/// answers (a list and GET copy stored views, a PATCH writes the number from its columns).
 async fn list_matches_get(ws: &Ws, step: &str) -> Vec<Value> {
     let (status, page) = ws.get("./numbers?limit=99").await;
     assert_eq!(status, StatusCode::OK, "{step}: {page}");

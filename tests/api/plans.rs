@@ -190,13 +190,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     // prefix's), then a key probe per view of the page only, never of rows a sort or the page's
     // limit throws away. Its size is in the text (see `Page::apply`), so the generic plan knows
     // it too.
-    let page = |filter: &str| {
-        format!(
-            "{} WHERE workspace_id = $1 AND deleted_at IS NULL{filter} ORDER BY seq LIMIT 100{}",
-            numbers::PAGE_HEAD,
-            numbers::PAGE_TAIL
-        )
-    };
+    let page = |filter: &str| numbers::page_sql(&format!(" WHERE workspace_id = $1 AND deleted_at IS NULL{filter} ORDER BY seq LIMIT 100"));
     let (deep, prefix) = (page(" AND seq > $2"), page(" AND e164 LIKE $2"));
     let pages = [
         ("list", explain(&mut pg, &deep, &[ws_id.clone(), json!(BIG / 2)]).await),
@@ -233,7 +227,7 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
     let ids = format!("ARRAY['{}']", batch[..20].join("', '"));
     let coalesced = explain_generic(&mut pg, &numbers::BY_IDS_SQL, "text[]", &ids).await;
     assert_reads("coalesced reads", &coalesced, &["numbers_id_key"]);
-    let listed = explain_generic(&mut pg, numbers::LISTED_BY_IDS_SQL, "text[]", &ids).await;
+    let listed = explain_generic(&mut pg, &numbers::LISTED_BY_IDS_SQL, "text[]", &ids).await;
     assert_reads("coalesced reads with views", &listed, &["numbers_id_key"]);
     assert!(listed.indexes.contains(&"number_views_pkey".to_owned()), "each view is probed by key: {listed:?}");
     let at = chrono::Utc::now().timestamp_micros();
