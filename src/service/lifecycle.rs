@@ -13,6 +13,7 @@ use crate::domain::number::{NumberStatus, SubscriptionStatus};
 use crate::domain::record::NumberRecord;
 use crate::error::{Code, Error, Result};
 use crate::jobs::{self, CarrierRelease, JobKind};
+use crate::store::numbers::Due;
 use crate::store::{self, numbers, resources, workspaces};
 
 pub const CARRIER_FAILED_MESSAGE: &str = "Failed to release phone number. Please try again or contact support.";
@@ -247,12 +248,12 @@ impl Core {
                 let Some(w) = workspaces::get_workspace(&mut conn, ws).await? else { return Ok(0) };
                 drop(conn);
                 let at = if w.test_mode { w.clock_at.unwrap_or(now) } else { now };
-                self.settle_all(|n| numbers::due_in_workspace(db, ws, at, n), at, batch, false).await?
+                self.settle_waiting(Due::InWorkspace(ws, at), batch).await?
             }
             None => {
-                let mut moved = self.settle_all(|n| numbers::due_live(db, now, n), now, batch, true).await?;
+                let mut moved = self.settle_skipping(Due::Live(now), batch).await?;
                 for (ws, clock) in workspaces::test_clocks(db).await? {
-                    moved += self.settle_all(|n| numbers::due_in_workspace(db, ws, clock, n), clock, batch, true).await?;
+                    moved += self.settle_skipping(Due::InWorkspace(ws, clock), batch).await?;
                 }
                 moved
             }
@@ -264,42 +265,61 @@ impl Core {
         Ok(moved)
     }
 
-    /// Settles what `due` finds as due by `at` (at most as many as asked for), one transaction per
-    /// batch, until nothing is due. With `skip_locked` it also stops when everything left is held
-    /// by other workers; without, it waits for the locks, so every number found is settled (by it
-    /// or by whoever held the lock) and it returns only once nothing is due: what the test clock
-    /// promises, whatever the worker does. Each number is re-checked under its lock, so none is
-    /// settled twice.
+    /// Settles what `due` finds (at most `batch` numbers per transaction), waiting for the locks
+    /// of numbers others hold, until nothing is due: every number found is settled, by it or by
+    /// whoever held the lock, which is what the test clock promises whatever the worker does.
+    /// Each number is re-checked under its lock, so none is settled twice.
+    async fn settle_waiting(&self, due: Due, batch: i64) -> Result<usize> {
+        self.settle_found(due, batch, true).await
+    }
+
+    /// The worker's sweep: settles what `due` finds, passing over numbers other workers hold, and
+    /// stops when nothing is due or everything left is held.
     ///
-    /// On PostgreSQL, [`SWEEP_LANES`] batches of what one query found run at once, each in its
-    /// own transaction: a batch alternates between numberd's work and the server's, and one at a
-    /// time kept only one of them busy. The batches hold disjoint numbers.
-    async fn settle_all<F, Fut>(&self, due: F, at: DateTime<Utc>, batch: i64, skip_locked: bool) -> Result<usize>
-    where
-        F: Fn(i64) -> Fut,
-        Fut: std::future::Future<Output = sqlx::Result<Vec<NumberId>>>,
-    {
-        let lock = if skip_locked { self.db.for_update_skip_locked() } else { self.db.for_update() };
-        let lanes = match self.db.backend {
-            store::Backend::Sqlite => 1,
-            store::Backend::Postgres => SWEEP_LANES,
+    /// On PostgreSQL [`SWEEP_LANES`] transactions run at once, each finding and locking its own
+    /// batch in one statement (`FOR UPDATE SKIP LOCKED`), so no lane waits for another: a batch
+    /// alternates between numberd's work and the server's, and batches found together and
+    /// committed together left a third of the two cores idle (a lane done early waited for the
+    /// other, and the next batches for the query finding them).
+    async fn settle_skipping(&self, due: Due, batch: i64) -> Result<usize> {
+        if self.db.backend == store::Backend::Sqlite {
+            // One writer at a time: nothing to pass over.
+            return self.settle_found(due, batch, false).await;
+        }
+        let lane = || async move {
+            let mut moved = 0;
+            loop {
+                let mut tx = self.db.begin_write().await?;
+                let mut recs = numbers::lock_due(&mut tx, due, batch).await?;
+                let found = recs.len();
+                let settled = self.settle(&mut tx, &mut recs, due.at()).await?;
+                tx.commit().await?;
+                moved += settled;
+                if found < batch as usize || settled == 0 {
+                    return Ok::<_, Error>(moved);
+                }
+            }
         };
+        Ok(futures::future::try_join_all((0..SWEEP_LANES).map(|_| lane())).await?.into_iter().sum())
+    }
+
+    /// Settles what `due` finds, a batch per transaction, each locked once found: `waiting` for
+    /// numbers others hold (then it goes on while anything is due, though others may have
+    /// settled all it found), or passing over them.
+    async fn settle_found(&self, due: Due, batch: i64, waiting: bool) -> Result<usize> {
+        let lock = if waiting { self.db.for_update() } else { self.db.for_update_skip_locked() };
         let mut moved = 0;
         loop {
-            let found = due(batch * lanes).await?;
+            let found = numbers::due(&self.db, due, batch).await?;
             if found.is_empty() {
                 return Ok(moved);
             }
-            let batches = found.chunks(batch as usize).map(|ids| async move {
-                let mut tx = self.db.begin_write().await?;
-                let mut recs = numbers::lock_many(&self.db, &mut tx, ids, lock).await?;
-                let settled = self.settle(&mut tx, &mut recs, at).await?;
-                tx.commit().await?;
-                Ok::<_, Error>(settled)
-            });
-            let settled: usize = futures::future::try_join_all(batches).await?.into_iter().sum();
+            let mut tx = self.db.begin_write().await?;
+            let mut recs = numbers::lock_many(&self.db, &mut tx, &found, lock).await?;
+            let settled = self.settle(&mut tx, &mut recs, due.at()).await?;
+            tx.commit().await?;
             moved += settled;
-            if found.len() < (batch * lanes) as usize || (skip_locked && settled == 0) {
+            if found.len() < batch as usize || (!waiting && settled == 0) {
                 return Ok(moved);
             }
         }
@@ -330,8 +350,8 @@ impl Core {
     }
 }
 
-/// Batches of a sweep in flight at once on PostgreSQL (see [`Core::settle_all`]).
-const SWEEP_LANES: i64 = 2;
+/// Batches of the worker's sweep in flight at once on PostgreSQL (see [`Core::settle_skipping`]).
+const SWEEP_LANES: usize = 3;
 
 fn schedule_cancel(rec: &mut NumberRecord, now: DateTime<Utc>) {
     let sub = rec.subscription.as_mut().expect("only subscriptions are canceled");

@@ -14,7 +14,7 @@ use crate::domain::period::{period, Period};
 use crate::domain::record::{AccountKind, BilledPeriod, CarrierHolding, NumberFilter, NumberRecord, RenewalFields, SubscriptionRecord};
 use crate::domain::resources::Page;
 
-pub(crate) const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
+pub const COLUMNS: &str = "seq, id, workspace_id, e164, kind, number_type, country, capabilities, \
     price_amount, price_exponent, price_currency, configurations, nickname, status, sub_id, sub_status, \
     sub_anchor, period_index, subscribed_at, sub_updated_at, cancelled_at, activated_at, deactivated_at, \
     deleted_at, created_at, updated_at, carrier_account, carrier_kind, carrier_ref";
@@ -585,29 +585,64 @@ pub async fn list_periods(db: &Db, number: NumberId) -> sqlx::Result<Vec<BilledP
         .collect()
 }
 
-/// The statement [`due_live`] runs. The workspace's mode is a scalar subquery, which PostgreSQL
-/// never turns into a join: the plan is one range of `numbers_due` and a primary-key look at the
-/// workspace per due row. (As a join its plan followed guessed sizes: with few workspaces,
-/// without statistics, a probe of `numbers_workspace_due` per live workspace on every sweep.)
-pub const DUE_LIVE_SQL: &str = "SELECT id FROM numbers n \
-    WHERE sub_status IN ('active', 'canceling') AND period_end <= $1 \
-    AND (SELECT test_mode FROM workspaces w WHERE w.id = n.workspace_id) = 0 \
-    ORDER BY period_end LIMIT $2";
-
-/// The statement [`due_in_workspace`] runs: a range of `numbers_workspace_due`, in order.
-pub const DUE_IN_WORKSPACE_SQL: &str = "SELECT id FROM numbers WHERE workspace_id = $1 \
-    AND sub_status IN ('active', 'canceling') AND period_end <= $2 ORDER BY period_end LIMIT $3";
-
-/// Numbers of live workspaces whose current period has ended by `now` (`due <= now`, so downtime
-/// is caught up).
-pub async fn due_live(db: &Db, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<NumberId>> {
-    db.read_all(&Sql { text: DUE_LIVE_SQL.into(), binds: vec![Bind::Int(to_micros(now)), Bind::Int(limit)] }).await
+/// What a sweep settles: the numbers of live workspaces due by real time, or those of one
+/// workspace due by its clock (`due <= now`, so downtime is caught up), oldest due first.
+#[derive(Clone, Copy, Debug)]
+pub enum Due {
+    Live(DateTime<Utc>),
+    InWorkspace(WorkspaceId, DateTime<Utc>),
 }
 
-/// Numbers of one workspace whose current period has ended by `now` (that workspace's clock).
-pub async fn due_in_workspace(db: &Db, ws: WorkspaceId, now: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<NumberId>> {
-    let binds = vec![Bind::Text(ws.to_string()), Bind::Int(to_micros(now)), Bind::Int(limit)];
-    db.read_all(&Sql { text: DUE_IN_WORKSPACE_SQL.into(), binds }).await
+impl Due {
+    /// The time they are due by.
+    pub fn at(&self) -> DateTime<Utc> {
+        match self {
+            Due::Live(at) | Due::InWorkspace(_, at) => *at,
+        }
+    }
+
+    /// The statement that finds them, `select`ing those columns, `lock`ed; its binds are the
+    /// workspace (of one workspace's), the time, then how many at most. For live workspaces the
+    /// workspace's mode is a scalar subquery, which PostgreSQL never turns into a join: the plan
+    /// is one range of `numbers_due` and a primary-key look at the workspace per due row. (As a
+    /// join its plan followed guessed sizes: with few workspaces, without statistics, a probe of
+    /// `numbers_workspace_due` per live workspace on every sweep.) One workspace's are a range
+    /// of `numbers_workspace_due`.
+    pub fn sql(&self, select: &str, lock: RowLock) -> String {
+        match self {
+            Due::Live(_) => format!(
+                "SELECT {select} FROM numbers n WHERE sub_status IN ('active', 'canceling') AND period_end <= $1 \
+                 AND (SELECT test_mode FROM workspaces w WHERE w.id = n.workspace_id) = 0 ORDER BY period_end LIMIT $2{lock}"
+            ),
+            Due::InWorkspace(..) => format!(
+                "SELECT {select} FROM numbers WHERE workspace_id = $1 AND sub_status IN ('active', 'canceling') \
+                 AND period_end <= $2 ORDER BY period_end LIMIT $3{lock}"
+            ),
+        }
+    }
+
+    fn statement(&self, select: &str, limit: i64, lock: RowLock) -> Sql {
+        let mut binds = match self {
+            Due::Live(at) => vec![Bind::Int(to_micros(*at))],
+            Due::InWorkspace(ws, at) => vec![Bind::Text(ws.to_string()), Bind::Int(to_micros(*at))],
+        };
+        binds.push(Bind::Int(limit));
+        Sql { text: self.sql(select, lock), binds }
+    }
+}
+
+/// Up to `limit` numbers `due` finds, read without a lock.
+pub async fn due(db: &Db, due: Due, limit: i64) -> sqlx::Result<Vec<NumberId>> {
+    db.read_all(&due.statement("id", limit, RowLock::None)).await
+}
+
+/// Up to `limit` numbers `due` finds that no other transaction holds, locked until `tx` ends
+/// (PostgreSQL's `FOR UPDATE SKIP LOCKED`), read whole; deleted ones are left out afterwards,
+/// as [`lock_many`] leaves them out.
+pub async fn lock_due(tx: &mut Tx, due: Due, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
+    let rows = due.statement(COLUMNS, limit, RowLock::ForUpdateSkipLocked).query().fetch_all(&mut **tx).await?;
+    let numbers: Vec<NumberRecord> = rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<_>>()?;
+    Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
 }
 
 /// A due number, as the due queries find it.

@@ -13,6 +13,7 @@ use numberd::carrier::scripted::{Answer, Op};
 use numberd::domain::clock::to_micros;
 use numberd::domain::ids::{NumberId, WorkspaceId};
 use numberd::jobs::{JobKind, JobStatus, Queue};
+use numberd::store::numbers::Due;
 use numberd::store::{jobs, numbers};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -67,7 +68,7 @@ async fn a_hanging_carrier_call_does_not_delay_a_period_end(b: Backend) {
     // by the billing queue within a few worker ticks, not after the carrier gives up.
     app.clock.shift(chrono::Duration::days(32));
     let started = Instant::now();
-    while !numbers::due_live(&core.db, core.clock.now(), 10).await.unwrap().is_empty() {
+    while !numbers::due(&core.db, Due::Live(core.clock.now()), 10).await.unwrap().is_empty() {
         assert!(started.elapsed() < Duration::from_secs(2), "a period end waited for the carrier");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
@@ -100,7 +101,7 @@ async fn test_clock_advance_settles_everything_while_the_worker_runs(b: Backend)
     // The moment it answers, nothing is left due at the new time.
     let ws_id: WorkspaceId = ws.id.parse().unwrap();
     let core = &app.running.core;
-    let due = numbers::due_in_workspace(&core.db, ws_id, to, 10).await.unwrap();
+    let due = numbers::due(&core.db, Due::InWorkspace(ws_id, to), 10).await.unwrap();
     assert!(due.is_empty(), "{} numbers still due after the advance returned", due.len());
 }
 

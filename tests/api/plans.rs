@@ -3,7 +3,8 @@
 //! taken from the store exactly as it runs, must probe its own index and never walk the
 //! workspace; the API keeps working there; and a sweep that moves many numbers analyzes.
 
-use numberd::store::{jobs, numbers, ANALYZE_AFTER};
+use numberd::store::numbers::Due;
+use numberd::store::{jobs, numbers, RowLock, ANALYZE_AFTER};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection, Row};
@@ -209,10 +210,14 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         assert_eq!(reads.gathers, 0, "{name}: a page starts no parallel workers: {reads:?}");
     }
 
-    let live = explain(&mut pg, numbers::DUE_LIVE_SQL, &[now.clone(), json!(100)]).await;
-    assert_reads("due_live", &live, &["numbers_due"]);
-    let in_ws = explain(&mut pg, numbers::DUE_IN_WORKSPACE_SQL, &[ws_id.clone(), now.clone(), json!(100)]).await;
-    assert_reads("due_in_workspace", &in_ws, &["numbers_workspace_due"]);
+    // Found unlocked (a test clock's sweep, SQLite's) and found and locked at once (the worker's).
+    let (live, in_ws) = (Due::Live(chrono::Utc::now()), Due::InWorkspace(ws.id.parse().unwrap(), chrono::Utc::now()));
+    for (select, lock) in [("id", RowLock::None), (numbers::COLUMNS, RowLock::ForUpdateSkipLocked)] {
+        let found = explain(&mut pg, &live.sql(select, lock), &[now.clone(), json!(100)]).await;
+        assert_reads(&format!("due (live){lock}"), &found, &["numbers_due"]);
+        let found = explain(&mut pg, &in_ws.sql(select, lock), &[ws_id.clone(), now.clone(), json!(100)]).await;
+        assert_reads(&format!("due (one workspace){lock}"), &found, &["numbers_workspace_due"]);
+    }
 
     // The sweep locks and writes back a whole batch of numbers, each found by its unique id. (A
     // batch is a small part of a real table; 100 of these 20,000 numbers stand for it: at 500,
