@@ -280,11 +280,21 @@ pub async fn lock_many(db: &Db, tx: &mut Tx, ids: &[NumberId], lock: RowLock) ->
         return Ok(Vec::new());
     }
     let sql = Sql { text: lock_many_sql(ids.len(), lock), binds: ids.iter().map(|id| Bind::Text(id.to_string())).collect() };
-    let numbers: Vec<NumberRecord> = match db.backend {
-        Backend::Sqlite => db.read_all(&sql).await?,
-        Backend::Postgres => sql.query().fetch_all(&mut **tx).await?.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<_>>()?,
-    };
-    Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
+    match db.backend {
+        Backend::Sqlite => Ok(live(db.read_all(&sql).await?)),
+        Backend::Postgres => locked(tx, &sql).await,
+    }
+}
+
+/// The numbers `sql` reads whole and locks on PostgreSQL, deleted ones left out (see
+/// [`lock_many_sql`] for why not in the SQL).
+async fn locked(tx: &mut Tx, sql: &Sql) -> sqlx::Result<Vec<NumberRecord>> {
+    let numbers = sql.query().fetch_all(&mut **tx).await?.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<_>>()?;
+    Ok(live(numbers))
+}
+
+fn live(numbers: Vec<NumberRecord>) -> Vec<NumberRecord> {
+    numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect()
 }
 
 /// The statement [`get`] (`live_only`) and [`get_any`] run. The number is found by its unique
@@ -636,13 +646,11 @@ pub async fn due(db: &Db, due: Due, limit: i64) -> sqlx::Result<Vec<NumberId>> {
     db.read_all(&due.statement("id", limit, RowLock::None)).await
 }
 
-/// Up to `limit` numbers `due` finds that no other transaction holds, locked until `tx` ends
-/// (PostgreSQL's `FOR UPDATE SKIP LOCKED`), read whole; deleted ones are left out afterwards,
-/// as [`lock_many`] leaves them out.
+/// PostgreSQL only: up to `limit` numbers `due` finds that no other transaction holds
+/// (`FOR UPDATE SKIP LOCKED`), locked until `tx` ends and read whole, deleted ones left out. On
+/// SQLite, one writer at a time, find them with [`due`] and read them with [`lock_many`].
 pub async fn lock_due(tx: &mut Tx, due: Due, limit: i64) -> sqlx::Result<Vec<NumberRecord>> {
-    let rows = due.statement(COLUMNS, limit, RowLock::ForUpdateSkipLocked).query().fetch_all(&mut **tx).await?;
-    let numbers: Vec<NumberRecord> = rows.iter().map(NumberRecord::from_cells).collect::<sqlx::Result<_>>()?;
-    Ok(numbers.into_iter().filter(|n| n.deleted_at.is_none()).collect())
+    locked(tx, &due.statement(COLUMNS, limit, RowLock::ForUpdateSkipLocked)).await
 }
 
 /// A due number, as the due queries find it.

@@ -210,7 +210,8 @@ async fn hot_queries_probe_their_own_index_without_statistics() {
         assert_eq!(reads.gathers, 0, "{name}: a page starts no parallel workers: {reads:?}");
     }
 
-    // Found unlocked (a test clock's sweep, SQLite's) and found and locked at once (the worker's).
+    // Found unlocked (a test clock's sweep, SQLite's) and found and locked at once (the worker's); the
+    // statement depends only on the kind of `Due`, its binds are given here.
     let (live, in_ws) = (Due::Live(chrono::Utc::now()), Due::InWorkspace(ws.id.parse().unwrap(), chrono::Utc::now()));
     for (select, lock) in [("id", RowLock::None), (numbers::COLUMNS, RowLock::ForUpdateSkipLocked)] {
         let found = explain(&mut pg, &live.sql(select, lock), &[now.clone(), json!(100)]).await;
