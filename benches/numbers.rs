@@ -34,7 +34,7 @@ use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use numberd::app;
 use numberd::carrier::local::LocalCarrier;
-use numberd::config::Config;
+use numberd::config::{Config, DatabaseConfig};
 use numberd::domain::clock::{to_micros, SystemClock};
 use numberd::domain::ids::time_ordered;
 use numberd::jobs::{CarrierRelease, Queue};
@@ -326,7 +326,10 @@ impl Raw {
                     Some(Box::pin(async move {
                         let taken = idle.lock().unwrap().pop();
                         let conn = taken.unwrap_or_else(|| {
-                            rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap()
+                            let conn = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
+                            // Mapped as numberd's readers are.
+                            conn.pragma_update(None, "mmap_size", (DatabaseConfig::default().sqlite_mmap_mb << 20) as i64).unwrap();
+                            conn
                         });
                         {
                             let mut stmt = conn.prepare_cached(&sql).unwrap();

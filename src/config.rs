@@ -156,6 +156,10 @@ pub struct DatabaseConfig {
     pub busy_timeout_ms: u64,
     /// How long a request waits for a pooled connection before answering 503.
     pub acquire_timeout_ms: u64,
+    /// How much of a SQLite file its readers map into memory (MiB), so a page the OS has cached is
+    /// read in place rather than copied into each reader's own small cache. 0: not mapped (for a
+    /// file system where mapping is unsafe, such as a network share).
+    pub sqlite_mmap_mb: u64,
 }
 
 /// Limits on slow or idle clients, and how long a stop may take.
@@ -274,7 +278,7 @@ impl Default for Config {
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
-        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000, acquire_timeout_ms: 5_000 }
+        DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000, acquire_timeout_ms: 5_000, sqlite_mmap_mb: 1024 }
     }
 }
 

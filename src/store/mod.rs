@@ -104,6 +104,8 @@ pub struct DbOptions {
     pub max_connections: u32,
     pub busy_timeout: Duration,
     pub acquire_timeout: Duration,
+    /// How much of a SQLite file each reader maps (see `database.sqlite_mmap_mb`).
+    pub sqlite_mmap_bytes: u64,
 }
 
 impl Backend {
@@ -151,7 +153,7 @@ impl Db {
                 let sqlite = sqlx::sqlite::SqliteConnectOptions::from_str(&url).context("invalid database url")?;
                 let file = sqlite.get_filename();
                 let checkpoints = checkpoint::Checkpointer::start(file.to_owned()).context("cannot start SQLite's checkpoints")?;
-                (Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout))), Some(Arc::new(checkpoints)))
+                (Reads::Sqlite(Arc::new(Readers::new(file, opts.busy_timeout, opts.sqlite_mmap_bytes))), Some(Arc::new(checkpoints)))
             }
             // Reads never open a transaction, so their connections need neither the after-release
             // check nor sqlx::Any's row conversion; kept out of the pool between reads, they skip

