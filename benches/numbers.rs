@@ -328,7 +328,8 @@ impl Raw {
                         let conn = taken.unwrap_or_else(|| {
                             let conn = rusqlite::Connection::open_with_flags(&file, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
                             // Mapped as numberd's readers are.
-                            conn.pragma_update(None, "mmap_size", (DatabaseConfig::default().sqlite_mmap_mb << 20) as i64).unwrap();
+                            conn.pragma_update(None, "mmap_size", i64::try_from(DatabaseConfig::default().sqlite_mmap_bytes()).unwrap())
+                                .unwrap();
                             conn
                         });
                         {

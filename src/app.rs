@@ -39,7 +39,7 @@ pub async fn connect(config: &Config) -> anyhow::Result<Db> {
         max_connections: config.database.max_connections,
         busy_timeout: Duration::from_millis(config.database.busy_timeout_ms),
         acquire_timeout: Duration::from_millis(config.database.acquire_timeout_ms),
-        sqlite_mmap_bytes: config.database.sqlite_mmap_mb.saturating_mul(1 << 20),
+        sqlite_mmap_bytes: config.database.sqlite_mmap_bytes(),
     })
     .await?;
     db.migrate().await?;

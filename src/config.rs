@@ -276,6 +276,13 @@ impl Default for Config {
     }
 }
 
+impl DatabaseConfig {
+    /// `sqlite_mmap_mb` in bytes (saturating: SQLite caps it anyway).
+    pub fn sqlite_mmap_bytes(&self) -> u64 {
+        self.sqlite_mmap_mb.saturating_mul(1 << 20)
+    }
+}
+
 impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig { max_connections: 10, busy_timeout_ms: 10_000, acquire_timeout_ms: 5_000, sqlite_mmap_mb: 1024 }
